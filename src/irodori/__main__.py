@@ -1,0 +1,5 @@
+import sys
+
+from irodori.cli import main
+
+sys.exit(main())

@@ -1,0 +1,19 @@
+"""Errors that carry a message meant for the user (the CLI prints them without a traceback)."""
+
+
+class IrodoriError(Exception):
+    """Base class: a problem with the user's input, files or configuration."""
+
+    exit_code = 2
+
+
+class ConfigError(IrodoriError):
+    """A configuration file or override is invalid."""
+
+
+class WeightsError(IrodoriError):
+    """A pretrained weight file is missing, corrupt or does not match its checksum."""
+
+
+class InputError(IrodoriError):
+    """An input image or hint file cannot be used."""

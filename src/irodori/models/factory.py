@@ -1,0 +1,29 @@
+"""Build networks from config: the one place that turns a Config into modules."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+from irodori.config import DiscriminatorConfig, GeneratorConfig
+from irodori.models.discriminator import MultiScaleDiscriminator
+from irodori.models.generator import Generator
+from irodori.models.pix2pixhd import Pix2PixHDGenerator
+
+
+def build_generator(cfg: GeneratorConfig) -> nn.Module:
+    if cfg.arch == "pix2pixhd":
+        norm = cfg.norm if cfg.norm != "none" else "instance"
+        return Pix2PixHDGenerator(cfg.channels, cfg.num_blocks, norm, cfg.output)
+    return Generator(
+        channels=cfg.channels, num_blocks=cfg.num_blocks, block=cfg.block, attention=cfg.attention,
+        hint_encoder=cfg.hint_encoder, hint_channels=cfg.hint_channels, attention_channels=cfg.attention_channels,
+        learned_encoder_channels=cfg.learned_encoder_channels, norm=cfg.norm, output=cfg.output,
+    )
+
+
+def build_discriminator(cfg: DiscriminatorConfig) -> MultiScaleDiscriminator:
+    return MultiScaleDiscriminator(cfg.num_d, 4, cfg.ndf, cfg.n_layers, cfg.norm)
+
+
+def needs_vgg_weights(cfg: GeneratorConfig) -> bool:
+    return cfg.arch == "unet" and cfg.block != "none" and cfg.hint_encoder == "vgg19"

@@ -1,0 +1,91 @@
+"""The paper's U-Net generator with a mid-level of CSA blocks (§3.2, DESIGN.md)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from irodori.models.csa import CSABlock, PlainBlock, SECatBlock
+from irodori.models.layers import conv_block
+from irodori.models.vgg import HintEncoder, LearnedHintEncoder
+
+
+def apply_output(raw: torch.Tensor, line: torch.Tensor, mode: str, training: bool) -> torch.Tensor:
+    """Map the last conv's output to RGB in [-1, 1].
+
+    ``tanh``: the paper's output. ``residual``: color = white + unbounded residual,
+    multiplied by the line art (in [0, 1] space); clamped only outside training,
+    which avoids the all-white collapse measured in DESIGN.md.
+    """
+    if mode == "tanh":
+        return torch.tanh(raw)
+    color01 = 1.0 + 0.5 * raw
+    out = (color01 * (line + 1) * 0.5) * 2 - 1
+    return out if training else out.clamp(-1, 1)
+
+
+class Generator(nn.Module):
+    """U-Net: stem, 4 downsamplings, ``num_blocks`` mid-level blocks at H/16, 4 upsamplings with skips.
+
+    ``forward(line, hint_rgb, mask)`` with line (N,1,H,W) and hint_rgb (N,3,H,W)
+    in [-1, 1], mask (N,1,H,W) in {0,1}; H and W must be multiples of 16.
+    """
+
+    multiple = 16
+
+    def __init__(self, channels=(64, 128, 256, 512, 512), num_blocks: int = 8, block: str = "csa",
+                 attention: str = "spatial", hint_encoder: str = "vgg19", hint_channels: int = 256,
+                 attention_channels: int = 128, learned_encoder_channels=(32, 64, 128, 256),
+                 norm: str = "none", output: str = "tanh"):
+        super().__init__()
+        c = tuple(channels)
+        self.block_type, self.output = block, output
+        self.stem = nn.Sequential(nn.Conv2d(5, c[0], 3, padding=1), nn.LeakyReLU(0.2))
+        self.down = nn.ModuleList(
+            nn.Sequential(conv_block(c[i], c[i + 1], stride=2, norm=norm), conv_block(c[i + 1], c[i + 1], norm=norm))
+            for i in range(4)
+        )
+        if block == "none":
+            self.hint_encoder = None
+            blocks = [PlainBlock(c[4], norm) for _ in range(num_blocks)]
+        else:
+            self.hint_encoder = HintEncoder() if hint_encoder == "vgg19" else LearnedHintEncoder(learned_encoder_channels)
+            h_in = self.hint_encoder.out_channels
+            stride = 16 // self.hint_encoder.stride
+            if block == "csa":
+                blocks = [CSABlock(c[4], h_in, hint_channels, attention_channels, attention, stride, norm)
+                          for _ in range(num_blocks)]
+            else:
+                blocks = [SECatBlock(c[4], h_in, hint_channels, attention_channels, stride, norm)
+                          for _ in range(num_blocks)]
+        self.mid = nn.ModuleList(blocks)
+        self.up = nn.ModuleList()
+        self.fuse = nn.ModuleList()
+        prev = c[4]
+        for i in (3, 2, 1, 0):
+            self.up.append(nn.Sequential(nn.ConvTranspose2d(prev, c[i], 4, 2, 1), nn.LeakyReLU(0.2)))
+            self.fuse.append(conv_block(2 * c[i], c[i], norm=norm))
+            prev = c[i]
+        self.to_rgb = nn.Conv2d(c[0], 3, 3, padding=1)
+
+    def extra_repr(self) -> str:
+        return f"block={self.block_type}, output={self.output}"
+
+    def forward(self, line, hint_rgb, mask, return_attention: bool = False):
+        h_, w_ = line.shape[-2:]
+        if h_ % self.multiple or w_ % self.multiple:
+            raise ValueError(f"input size {h_}x{w_} is not a multiple of {self.multiple}; pad it first")
+        x = self.stem(torch.cat([line, hint_rgb * mask, mask], 1))
+        skips = [x]
+        for d in self.down:
+            x = d(x)
+            skips.append(x)
+        hint = self.hint_encoder(hint_rgb, mask) if self.hint_encoder is not None else None
+        maps = []
+        for blk in self.mid:
+            x, a = blk(x, hint)
+            maps.append(a)
+        for up, fuse, skip in zip(self.up, self.fuse, reversed(skips[:-1])):
+            x = fuse(torch.cat([up(x), skip], 1))
+        out = apply_output(self.to_rgb(x), line, self.output, self.training)
+        return (out, maps) if return_attention else out
