@@ -303,7 +303,8 @@ def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
             if not isinstance(node, dict):
                 raise ConfigError(f"override {text!r}: {k} is not a section")
         node[keys[-1]] = value
-    data.setdefault("name", Path(name_or_path).stem if name_or_path not in PRESETS else name_or_path)
+    if name_or_path not in PRESETS and "name" not in _read_yaml(Path(name_or_path)):
+        data["name"] = Path(name_or_path).stem  # a user's file is named after itself, not its base
     return _build(Config, data)
 
 

@@ -10,8 +10,8 @@ from irodori.errors import IrodoriError
 
 def _commands() -> dict:
     # Imported here so `irodori --help` stays fast and each subcommand imports only what it needs.
-    from irodori.cli import info
-    return {"info": info}
+    from irodori.cli import export, info, train
+    return {"info": info, "train": train, "export": export}
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:

@@ -1,0 +1,35 @@
+"""``irodori train``: train or resume a model."""
+
+from __future__ import annotations
+
+import argparse
+
+from irodori.config import PRESETS, load_config
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train (or resume) a model from a preset or YAML config",
+        description="Train a preset or YAML config into RUN_DIR. Running the same command on the same RUN_DIR "
+                    "resumes from its newest checkpoint. Works unchanged under `torchrun --nproc_per_node=K` "
+                    "(DDP; NCCL on GPU, gloo on CPU). Ctrl-C or SIGTERM writes a checkpoint before exiting. "
+                    "The last line printed is step=<int> followed by the final losses.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help=f"preset name ({', '.join(PRESETS)}) or a YAML path")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.batch_size=8")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (config, checkpoints, tb logs)")
+    p.add_argument("--steps", type=int, help="total number of steps to reach (overrides train.steps)")
+    p.add_argument("--dry-run", action="store_true", help="build everything, run one batch, write nothing")
+
+
+def run(args) -> int:
+    from irodori.train.loop import train
+
+    overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
+    cfg = load_config(args.config, overrides)
+    result = train(cfg, args.out, dry_run=args.dry_run)
+    if args.dry_run:
+        return 0
+    terms = " ".join(f"{k}={v:.4f}" for k, v in result.items() if k not in ("step", "interrupted"))
+    print(f"step={result['step']} {terms}")
+    return 130 if result.get("interrupted") else 0

@@ -1,0 +1,73 @@
+"""Release weights: the EMA generator as safetensors plus a JSON config the pipeline loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from irodori.config import Config, config_from_dict
+from irodori.errors import IrodoriError
+from irodori.models import build_generator
+from irodori.train import checkpoint as ckpt
+
+
+def config_path_for(weights: Path) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> tuple[Path, int]:
+    """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step)."""
+    run_dir, out = Path(run_dir), Path(out)
+    latest = ckpt.find_latest(run_dir / "checkpoints")
+    if latest is None:
+        raise IrodoriError(f"no readable checkpoint in {run_dir / 'checkpoints'}")
+    state = ckpt.load_checkpoint(latest)
+    cfg = config_from_dict(state["config"])
+    tensors = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous()
+               for k, v in state["G_ema"].items()
+               if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
+    meta = {"config": cfg.to_dict(), "step": int(state["step"]), "dtype": "float16" if fp16 else "float32",
+            "source": str(latest.name), "irodori": state.get("irodori", "")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"irodori": json.dumps(meta)})
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    ckpt.atomic_write_text(config_path_for(out), json.dumps(meta, indent=1))
+    return out, int(state["step"])
+
+
+def load_release(path: str | Path, device: str | torch.device = "cpu") -> tuple[Config, torch.nn.Module, dict]:
+    """Load release weights and their config; returns (config, generator in eval mode, metadata)."""
+    path = Path(path)
+    cfg_file = config_path_for(path)
+    if not path.is_file():
+        raise IrodoriError(f"model weights not found: {path}")
+    if not cfg_file.is_file():
+        raise IrodoriError(f"model config not found: {cfg_file} (it is written next to the weights by `irodori export`)")
+    try:
+        meta = json.loads(cfg_file.read_text())
+        cfg = config_from_dict(meta["config"])
+        tensors = load_file(str(path))
+    except (ValueError, KeyError, SafetensorError, OSError) as exc:
+        raise IrodoriError(f"cannot load model {path}: {exc}") from exc
+    G = build_generator(cfg.generator)
+    if getattr(G, "hint_encoder", None) is not None and hasattr(G.hint_encoder, "vgg"):
+        G.hint_encoder.vgg.load_pretrained(None)
+    own = G.state_dict()
+    expected = {k for k in own if not k.startswith("hint_encoder.vgg.")}
+    if set(tensors) != expected:
+        raise IrodoriError(f"{path} does not match its config: missing {sorted(expected - set(tensors))[:3]}, "
+                           f"unexpected {sorted(set(tensors) - expected)[:3]}")
+    G.load_state_dict({**own, **{k: v.float() for k, v in tensors.items()}})
+    return cfg, G.to(device).eval().requires_grad_(False), meta

@@ -1,0 +1,307 @@
+"""The training loop: a plain loop (nanoGPT style) that runs on a laptop CPU and under torchrun.
+
+One iteration = one optimizer step of G and of D (paper §4.2), over ``grad_accum``
+micro-batches whose size is ``batch_size / (world_size * grad_accum)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader
+
+from irodori import __version__
+from irodori.config import Config
+from irodori.errors import ConfigError, IrodoriError
+from irodori.losses import d_adversarial_loss, generator_objective
+from irodori.models import build_discriminator, build_generator, needs_vgg_weights
+from irodori.models.vgg import VGG19Features
+from irodori.train import checkpoint as ckpt
+from irodori.train import distributed
+from irodori.train.sampler import ResumableSampler
+
+
+@torch.no_grad()
+def accumulate(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """EMA of parameters (buffers copied), stylegan2-pytorch's ``accumulate``."""
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(p.detach(), 1 - decay)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, DDP) else m
+
+
+def _worker_init(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32  # distinct per worker and rank (DataLoader's base seed + id)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def hint_preview(hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return hint * mask + (1 - mask)  # white where there is no hint
+
+
+def image_grid(batch: dict, out: torch.Tensor, n: int = 4) -> torch.Tensor:
+    """Rows: line | hints | output | ground truth; returns CHW in [0, 1]."""
+    n = min(n, out.shape[0])
+    cols = [batch["line"][:n].expand(-1, 3, -1, -1), hint_preview(batch["hint"][:n], batch["mask"][:n]),
+            out[:n].clamp(-1, 1), batch["color"][:n]]
+    rows = [torch.cat([c[i] for c in cols], 2) for i in range(n)]
+    return (torch.cat(rows, 1) + 1) / 2
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    last: dict = field(default_factory=dict)
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT; the loop finishes its step, writes a checkpoint and exits."""
+
+    def __init__(self):
+        self.stop = False
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        if self.stop:  # second signal: give up at once
+            raise KeyboardInterrupt
+        self.stop, self.signal = True, signal.Signals(signum).name
+
+
+def micro_step(G_train: nn.Module, D_train: nn.Module, D: nn.Module, batch: dict, loss_cfg, *, vgg=None,
+               scale: float = 1.0, device=torch.device("cpu"), autocast=contextlib.nullcontext) -> dict:
+    """Forward and backward of G's and D's losses on one micro-batch; gradients are accumulated, not stepped.
+
+    G's losses run through the plain ``D`` with its parameters frozen for that pass;
+    D's loss runs through ``D_train`` (the DDP wrapper, if any) on real and fake at once.
+    Returns the loss terms as floats-on-device (detached).
+    """
+    line, hint, mask, real = (batch[k].to(device, non_blocking=True) for k in ("line", "hint", "mask", "color"))
+    with autocast():
+        fake = G_train(line, hint, mask)
+        D.requires_grad_(False)
+        feats_fake = D(line, fake)
+        with torch.no_grad():
+            feats_real = D(line, real)
+        g_loss, g_terms = generator_objective(
+            feats_fake, feats_real, fake.float(), real, adversarial=loss_cfg.adversarial,
+            lambda_fm=loss_cfg.lambda_fm, lambda_perc=loss_cfg.lambda_perc, lambda_l1=loss_cfg.lambda_l1, vgg=vgg)
+        D.requires_grad_(True)
+    (g_loss * scale).backward()
+    n = line.shape[0]
+    with autocast():
+        both = D_train(torch.cat([line, line]), torch.cat([real, fake.detach()]))
+        real_f = [[f[:n] for f in s] for s in both]
+        fake_f = [[f[n:] for f in s] for s in both]
+        d_loss = d_adversarial_loss(real_f, fake_f, loss_cfg.adversarial)
+    (d_loss * scale).backward()
+    # D's mean probability of "real" on real and on generated images, over the scales.
+    d_real = torch.stack([s[-1].float().sigmoid().mean() for s in real_f]).mean()
+    d_fake = torch.stack([s[-1].float().sigmoid().mean() for s in fake_f]).mean()
+    return {**{k: v.float() for k, v in g_terms.items()},
+            "d_loss": d_loss.detach().float(), "d_real": d_real.detach(), "d_fake": d_fake.detach()}
+
+
+def _check_resumable(cfg: Config, saved: dict) -> None:
+    for section in ("generator", "discriminator"):
+        if saved.get(section) != cfg.to_dict()[section]:
+            raise ConfigError(
+                f"the run directory holds a checkpoint of a different {section} "
+                f"({saved.get(section)}); use another --out or the same config")
+
+
+def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, log=print) -> dict:
+    """Train (or resume) ``cfg`` into ``out_dir``; returns the final loss terms and step."""
+    from irodori.data import build_dataset
+
+    dist_info = distributed.setup()
+    device, main = dist_info.device, dist_info.is_main
+    out_dir = Path(out_dir)
+    tc = cfg.train
+    micro, rem = divmod(tc.batch_size, dist_info.world_size * tc.grad_accum)
+    if rem or micro < 1:
+        raise ConfigError(f"train.batch_size={tc.batch_size} must be a multiple of "
+                          f"world_size*grad_accum={dist_info.world_size * tc.grad_accum}")
+    torch.manual_seed(tc.seed + dist_info.rank)
+    random.seed(tc.seed + dist_info.rank)
+
+    # --- models, losses' networks --------------------------------------------------------
+    G = build_generator(cfg.generator).to(device)
+    D = build_discriminator(cfg.discriminator).to(device)
+    vgg = None
+    if needs_vgg_weights(cfg.generator):
+        G.hint_encoder.vgg.load_pretrained(cfg.loss.vgg19_weights or None)
+    if cfg.loss.perceptual == "vgg19" and cfg.loss.lambda_perc > 0:
+        vgg = VGG19Features().to(device)
+        vgg.load_pretrained(cfg.loss.vgg19_weights or None)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=tc.lr, betas=tuple(tc.betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr=tc.lr, betas=tuple(tc.betas))
+
+    # --- resume ---------------------------------------------------------------------------
+    state = TrainState()
+    ckpt_dir = out_dir / "checkpoints"
+    latest = ckpt.find_latest(ckpt_dir)
+    if latest is not None:
+        saved = ckpt.load_checkpoint(latest)
+        _check_resumable(cfg, saved["config"])
+        G.load_state_dict(saved["G"])
+        D.load_state_dict(saved["D"])
+        G_ema.load_state_dict(saved["G_ema"])
+        opt_g.load_state_dict(saved["opt_g"])
+        opt_d.load_state_dict(saved["opt_d"])
+        state.step = int(saved["step"])
+        rng = saved["rng"]
+        torch.set_rng_state(rng["torch"][dist_info.rank % len(rng["torch"])])
+        if main:
+            log(f"resuming from {latest} at step {state.step}")
+    elif main:
+        log(f"starting a new run in {out_dir}")
+
+    dataset = build_dataset(cfg.data, split=cfg.data.split, seed=tc.seed)
+    sampler = ResumableSampler(len(dataset), dist_info.rank, dist_info.world_size, tc.seed,
+                               start=state.step * micro * tc.grad_accum)
+    workers = cfg.data.num_workers
+    loader = DataLoader(dataset, batch_size=micro, sampler=sampler, num_workers=workers,
+                        pin_memory=device.type == "cuda", worker_init_fn=_worker_init,
+                        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+
+    if dist_info.enabled:
+        G_train = DDP(G, device_ids=[device.index] if device.type == "cuda" else None)
+        D_train = DDP(D, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        G_train, D_train = G, D
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" \
+        else contextlib.nullcontext
+
+    if dry_run:
+        batch = next(iter(loader))
+        with torch.no_grad(), autocast():
+            out = G(*(batch[k].to(device) for k in ("line", "hint", "mask")))
+        if main:
+            log(f"dry run: dataset {len(dataset)} samples, micro-batch {micro} x {tc.grad_accum} accum x "
+                f"{dist_info.world_size} ranks, output {tuple(out.shape)}; nothing written")
+        distributed.teardown()
+        return {"step": state.step}
+
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.atomic_write_text(out_dir / "config.yaml", cfg.to_yaml())
+
+    def save() -> Path | None:
+        if not main:
+            return None
+        rng_states = [torch.get_rng_state()]
+        payload = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+                   "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": state.step,
+                   "config": cfg.to_dict(), "rng": {"torch": rng_states}, "version": ckpt.CHECKPOINT_VERSION,
+                   "irodori": __version__}
+        return ckpt.save_checkpoint(ckpt_dir, payload, tc.keep)
+
+    writer = None
+    if main:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(out_dir / "tb"))
+
+    stop = _StopFlag()
+    old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    data_iter = iter(loader)
+    fixed_batch = None
+    bar = None
+    if main:
+        from tqdm import tqdm
+        bar = tqdm(total=tc.steps, initial=state.step, unit="step", dynamic_ncols=True, file=sys.stderr,
+                   disable=None)
+    t0, n0 = time.perf_counter(), state.step
+    terms_avg: dict[str, torch.Tensor] = {}
+    last_saved = state.step
+    try:
+        while state.step < tc.steps and not stop.stop:
+            G_train.train()
+            D_train.train()
+            opt_g.zero_grad(set_to_none=True)
+            opt_d.zero_grad(set_to_none=True)
+            step_terms: dict[str, torch.Tensor] = {}
+            for micro_i in range(tc.grad_accum):
+                batch = next(data_iter)
+                if fixed_batch is None:
+                    fixed_batch = {k: v[:4].clone() for k, v in batch.items()}
+                last_micro = micro_i == tc.grad_accum - 1
+                ctx = contextlib.ExitStack()
+                if dist_info.enabled and not last_micro:
+                    ctx.enter_context(G_train.no_sync())
+                    ctx.enter_context(D_train.no_sync())
+                with ctx:
+                    terms = micro_step(G_train, D_train, D, batch, cfg.loss, vgg=vgg, scale=1 / tc.grad_accum,
+                                       device=device, autocast=autocast)
+                for k, v in terms.items():
+                    step_terms[k] = step_terms.get(k, 0) + v / tc.grad_accum
+            opt_g.step()
+            opt_d.step()
+            accumulate(G_ema, G, tc.ema_decay)
+            state.step += 1
+            for k, v in step_terms.items():
+                terms_avg[k] = terms_avg.get(k, 0) + v
+
+            if main and (state.step % tc.log_every == 0 or state.step == tc.steps):
+                n = state.step - n0
+                avg = {k: float(v) / max(1, min(n, tc.log_every)) for k, v in terms_avg.items()}
+                terms_avg = {}
+                ips = n * tc.batch_size / (time.perf_counter() - t0)
+                state.last = avg
+                for k, v in avg.items():
+                    writer.add_scalar(f"{'d_score' if k in ('d_real', 'd_fake') else 'loss'}/{k}", v, state.step)
+                writer.add_scalar("perf/images_per_s", ips, state.step)
+                if bar is not None:
+                    bar.set_postfix(g=f"{avg.get('g_total', 0):.3f}", d=f"{avg.get('d_loss', 0):.3f}",
+                                    img_s=f"{ips:.1f}", refresh=False)
+            if main and fixed_batch is not None and (state.step % tc.sample_every == 0 or state.step == tc.steps):
+                with torch.no_grad():
+                    out = G_ema(*(fixed_batch[k].to(device) for k in ("line", "hint", "mask")))
+                writer.add_image("samples/line_hints_output_truth", image_grid(fixed_batch, out.float().cpu()),
+                                 state.step)
+            if state.step % tc.ckpt_every == 0:
+                save()
+                last_saved = state.step
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        stop.stop, stop.signal = True, "SIGINT"
+    finally:
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+        if bar is not None:
+            bar.close()
+    if state.step != last_saved:
+        path = save()
+        if main and stop.stop:
+            log(f"stopped by {stop.signal} at step {state.step}; checkpoint written to {path}")
+    if dist_info.enabled:
+        in_sync = distributed.all_ranks_equal(torch.cat([p.detach().flatten() for p in G.parameters()]))
+        if main:
+            log(f"ranks_in_sync={in_sync} world_size={dist_info.world_size}")
+    if writer is not None:
+        writer.close()
+    elapsed = time.perf_counter() - t0
+    result = {"step": state.step, **state.last,
+              "images_per_s": (state.step - n0) * tc.batch_size / elapsed if elapsed > 0 else math.nan}
+    distributed.teardown()
+    if stop.stop and state.step < tc.steps:
+        result["interrupted"] = True
+    return result

@@ -1,0 +1,133 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from irodori.cli import main
+from irodori.config import load_config
+from irodori.data import build_dataset
+from irodori.models import build_discriminator, build_generator
+from irodori.release import export_release, load_release
+from irodori.train import checkpoint as ckpt
+from irodori.train.loop import micro_step
+
+FAST = ["train.log_every=5", "train.sample_every=1000"]
+
+
+def _final_state(run_dir):
+    return ckpt.load_checkpoint(ckpt.find_latest(Path(run_dir) / "checkpoints"))
+
+
+def test_tiny_overfits_a_fixed_batch():
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    ds = build_dataset(cfg.data, seed=0)
+    batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ("line", "hint", "mask", "color")}
+    G, D = build_generator(cfg.generator), build_discriminator(cfg.discriminator)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    losses = []
+    for _ in range(30):
+        opt_g.zero_grad()
+        opt_d.zero_grad()
+        terms = micro_step(G, D, D, batch, cfg.loss)
+        opt_g.step()
+        opt_d.step()
+        losses.append(terms["g_total"].item())
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.6 * first, losses
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, capsys):
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "a"), "--steps", "20"]) == 0
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "b"), "--steps", "10"]) == 0
+    capsys.readouterr()
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "b"), "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "at step 10" in out
+    assert out.strip().splitlines()[-1].startswith("step=20 ")
+    a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    assert a["step"] == b["step"] == 20
+    for part in ("G", "G_ema", "D"):
+        for k, v in a[part].items():
+            assert torch.allclose(v, b[part][k], atol=1e-6, rtol=0), f"{part}.{k} differs after resume"
+    assert (tmp_path / "a" / "config.yaml").is_file()
+    assert list((tmp_path / "a" / "tb").iterdir()), "TensorBoard events are written"
+
+
+def test_only_last_k_checkpoints_are_kept(tmp_path):
+    assert main(["train", "tiny", *FAST, "train.ckpt_every=2", "train.keep=2",
+                 "--out", str(tmp_path), "--steps", "8"]) == 0
+    names = sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*.pt"))
+    assert names == ["ckpt-00000006.pt", "ckpt-00000008.pt"]
+
+
+def test_export_and_load_release(tmp_path):
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "run"), "--steps", "3"]) == 0
+    out = tmp_path / "model.safetensors"
+    assert main(["export", str(tmp_path / "run"), "--out", str(out), "--fp16"]) == 0
+    cfg, G, meta = load_release(out)
+    assert meta["step"] == 3 and cfg.name == "tiny"
+    state = _final_state(tmp_path / "run")["G_ema"]
+    for k, v in G.state_dict().items():
+        assert torch.allclose(v, state[k], atol=1e-2), k
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    assert main(["train", "tiny", "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
+    assert not (tmp_path / "dry").exists()
+
+
+def _spawn_training(run_dir, steps=10_000, extra=()):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "irodori", "train", "tiny", "train.ckpt_every=3", *extra,
+                             "--out", str(run_dir), "--steps", str(steps)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+
+
+def _wait_for_checkpoint(run_dir, proc, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (Path(run_dir) / "checkpoints" / ckpt.POINTER).exists():
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint appeared")
+
+
+def test_sigkill_leaves_a_loadable_checkpoint(tmp_path):
+    proc = _spawn_training(tmp_path)
+    _wait_for_checkpoint(tmp_path, proc)
+    time.sleep(1.5)  # let it get into further checkpoint writes
+    proc.kill()
+    proc.wait()
+    state = ckpt.load_checkpoint(ckpt.find_latest(tmp_path / "checkpoints"))
+    assert state["step"] >= 3 and set(state) >= {"G", "D", "G_ema", "opt_g", "opt_d", "step", "config", "rng"}
+
+
+def test_sigterm_writes_a_checkpoint_and_exits(tmp_path):
+    proc = _spawn_training(tmp_path)
+    _wait_for_checkpoint(tmp_path, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "stopped by SIGTERM" in out
+    step = int(out.strip().splitlines()[-1].split()[0].split("=")[1])
+    assert ckpt.load_checkpoint(ckpt.find_latest(tmp_path / "checkpoints"))["step"] == step
+
+
+def test_torchrun_two_processes_stay_in_sync(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                          "--master_port=29517", "-m", "irodori", "train", "tiny", *FAST,
+                          "--out", str(tmp_path), "--steps", "3"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "ranks_in_sync=True world_size=2" in res.stdout
+    assert res.stdout.strip().splitlines()[-1].startswith("step=3 ")
+    assert _final_state(tmp_path)["step"] == 3
