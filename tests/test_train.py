@@ -31,16 +31,20 @@ def test_tiny_overfits_a_fixed_batch():
     G, D = build_generator(cfg.generator), build_discriminator(cfg.discriminator)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    losses = []
+    total, recon = [], []
     for _ in range(30):
         opt_g.zero_grad()
         opt_d.zero_grad()
         terms = micro_step(G, D, D, batch, cfg.loss)
         opt_g.step()
         opt_d.step()
-        losses.append(terms["g_total"].item())
-    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
-    assert last < 0.6 * first, losses
+        total.append(terms["g_total"].item())
+        recon.append(terms["g_l1"].item())
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    # Overfitting = the reconstruction term collapses; the total (which includes the adversarial and
+    # feature-matching terms of a D that is learning too) must still fall clearly.
+    assert mean(recon[-5:]) < 0.6 * mean(recon[:5]), recon
+    assert mean(total[-5:]) < 0.8 * mean(total[:5]), total
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, capsys):

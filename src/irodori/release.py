@@ -21,19 +21,13 @@ def config_path_for(weights: Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> tuple[Path, int]:
-    """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step)."""
-    run_dir, out = Path(run_dir), Path(out)
-    latest = ckpt.find_latest(run_dir / "checkpoints")
-    if latest is None:
-        raise IrodoriError(f"no readable checkpoint in {run_dir / 'checkpoints'}")
-    state = ckpt.load_checkpoint(latest)
-    cfg = config_from_dict(state["config"])
-    tensors = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous()
-               for k, v in state["G_ema"].items()
+def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool = False, **meta) -> Path:
+    """Write a generator ``state_dict`` as safetensors and its config as JSON next to it, atomically."""
+    out = Path(out)
+    tensors = {k: (v.half() if fp16 and v.is_floating_point() else v).detach().cpu().contiguous()
+               for k, v in state_dict.items()
                if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
-    meta = {"config": cfg.to_dict(), "step": int(state["step"]), "dtype": "float16" if fp16 else "float32",
-            "source": str(latest.name), "irodori": state.get("irodori", "")}
+    meta = {"config": cfg.to_dict(), "dtype": "float16" if fp16 else "float32", **meta}
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
@@ -44,7 +38,21 @@ def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
     ckpt.atomic_write_text(config_path_for(out), json.dumps(meta, indent=1))
-    return out, int(state["step"])
+    return out
+
+
+def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> tuple[Path, int]:
+    """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step)."""
+    run_dir = Path(run_dir)
+    latest = ckpt.find_latest(run_dir / "checkpoints")
+    if latest is None:
+        raise IrodoriError(f"no readable checkpoint in {run_dir / 'checkpoints'}")
+    state = ckpt.load_checkpoint(latest)
+    cfg = config_from_dict(state["config"])
+    step = int(state["step"])
+    path = save_release(state["G_ema"], cfg, out, fp16=fp16, step=step, source=latest.name,
+                        irodori=state.get("irodori", ""))
+    return path, step
 
 
 def load_release(path: str | Path, device: str | torch.device = "cpu") -> tuple[Config, torch.nn.Module, dict]:

@@ -10,8 +10,9 @@ from irodori.errors import IrodoriError
 
 def _commands() -> dict:
     # Imported here so `irodori --help` stays fast and each subcommand imports only what it needs.
-    from irodori.cli import export, info, train
-    return {"info": info, "train": train, "export": export}
+    from irodori.cli import bench, colorize, export, info, prepare, train
+    return {"colorize": colorize, "info": info, "prepare": prepare, "train": train, "export": export,
+            "bench": bench}
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:
@@ -28,7 +29,14 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     commands = _commands()
-    args = build_parser(commands).parse_args(argv)
+    parser = build_parser(commands)
+    args, extra = parser.parse_known_args(argv)
+    # KEY=VALUE overrides may come after the options too (`train demo --out D data.size=256`).
+    if extra:
+        if hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides = list(args.overrides) + extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(commands[args.command].run(args) or 0)
     except IrodoriError as exc:

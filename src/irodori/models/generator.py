@@ -10,17 +10,18 @@ from irodori.models.layers import conv_block
 from irodori.models.vgg import HintEncoder, LearnedHintEncoder
 
 
-def apply_output(raw: torch.Tensor, line: torch.Tensor, mode: str, training: bool) -> torch.Tensor:
+def apply_output(raw: torch.Tensor, line: torch.Tensor, mode: str, training: bool, flat: bool = False) -> torch.Tensor:
     """Map the last conv's output to RGB in [-1, 1].
 
     ``tanh``: the paper's output. ``residual``: color = white + unbounded residual,
     multiplied by the line art (in [0, 1] space); clamped only outside training,
-    which avoids the all-white collapse measured in DESIGN.md.
+    which avoids the all-white collapse measured in DESIGN.md. ``flat=True`` returns
+    the colors before the line art is multiplied in (residual mode; tanh has no such layer).
     """
     if mode == "tanh":
         return torch.tanh(raw)
     color01 = 1.0 + 0.5 * raw
-    out = (color01 * (line + 1) * 0.5) * 2 - 1
+    out = (color01 if flat else color01 * (line + 1) * 0.5) * 2 - 1
     return out if training else out.clamp(-1, 1)
 
 
@@ -71,7 +72,7 @@ class Generator(nn.Module):
     def extra_repr(self) -> str:
         return f"block={self.block_type}, output={self.output}"
 
-    def forward(self, line, hint_rgb, mask, return_attention: bool = False):
+    def forward(self, line, hint_rgb, mask, return_attention: bool = False, flat: bool = False):
         h_, w_ = line.shape[-2:]
         if h_ % self.multiple or w_ % self.multiple:
             raise ValueError(f"input size {h_}x{w_} is not a multiple of {self.multiple}; pad it first")
@@ -87,5 +88,5 @@ class Generator(nn.Module):
             maps.append(a)
         for up, fuse, skip in zip(self.up, self.fuse, reversed(skips[:-1])):
             x = fuse(torch.cat([up(x), skip], 1))
-        out = apply_output(self.to_rgb(x), line, self.output, self.training)
+        out = apply_output(self.to_rgb(x), line, self.output, self.training, flat)
         return (out, maps) if return_attention else out

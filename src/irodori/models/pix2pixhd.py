@@ -41,11 +41,11 @@ class Pix2PixHDGenerator(nn.Module):
         self.decoder = nn.Sequential(*layers)
         self.to_rgb = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(c[0], 3, 7))
 
-    def forward(self, line, hint_rgb, mask, return_attention: bool = False):
+    def forward(self, line, hint_rgb, mask, return_attention: bool = False, flat: bool = False):
         h_, w_ = line.shape[-2:]
         if h_ % self.multiple or w_ % self.multiple:
             raise ValueError(f"input size {h_}x{w_} is not a multiple of {self.multiple}; pad it first")
         x = self.encoder(torch.cat([line, hint_rgb * mask, mask], 1))
         x = self.decoder(self.blocks(x))
-        out = apply_output(self.to_rgb(x), line, self.output, self.training)
+        out = apply_output(self.to_rgb(x), line, self.output, self.training, flat)
         return (out, []) if return_attention else out

@@ -1,0 +1,142 @@
+"""``irodori colorize``: line art in, colored illustrations out."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from irodori.errors import InputError, IrodoriError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+SIDECARS = (".hints.json", ".hints.png")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "colorize", help="colorize line art (files or folders) with optional color hints",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Colorize line art with a trained model (default: the bundled `demo` model).\n\n"
+                    "Hints, in the line art's pixel coordinates:\n"
+                    "  --hints FILE   a JSON list [{\"x\": 10, \"y\": 20, \"color\": \"#ff0000\", \"size\": 6}, ...]\n"
+                    "                 or an RGBA PNG whose alpha > 0 pixels are hints\n"
+                    "  --hint X,Y,#RRGGBB[,SIZE]   repeatable\n"
+                    "Without --hints/--hint, an image's sidecar NAME.hints.json or NAME.hints.png is used if present.\n\n"
+                    "Output: with one input and -o ending in .png/.jpg, that file; otherwise -o is a folder\n"
+                    "receiving NAME.png (and NAME.line.png, NAME.flat.png with --layers). Outputs are written\n"
+                    "atomically: a failed image leaves no file. Exit 0 if all succeeded, 1 if any image failed,\n"
+                    "2 for invalid arguments or hints.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="line art image files or folders")
+    p.add_argument("-o", "--out", required=True, help="output file (single input) or folder")
+    p.add_argument("--hints", metavar="FILE", help="hint file (JSON list or RGBA PNG) applied to every input")
+    p.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB[,SIZE]", help="one hint; repeatable")
+    p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
+    p.add_argument("--resolution", type=int, help="working long side in pixels (default: the model's own scale)")
+    p.add_argument("--layers", action="store_true", help="also write the line layer (RGBA) and the flat colors")
+    p.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
+
+
+def _collect(inputs: list[str]) -> list[Path]:
+    files = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES
+                           and not any(f.name.endswith(s) for s in SIDECARS) and f.is_file())
+            if not found:
+                raise InputError(f"{path}: no images found in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    return files
+
+
+def _save_atomic(image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+        (image.convert("RGB") if fmt == "JPEG" else image).save(tmp, format=fmt)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _hints_for(args, file: Path, height: int, width: int):
+    from irodori.hint_input import draw_hints, load_hints, parse_hint_flag
+
+    if args.hints or args.hint:
+        layer = load_hints(args.hints, height, width) if args.hints else None
+        flags = [parse_hint_flag(h, height, width) for h in args.hint]
+        if layer is None:
+            return draw_hints(flags, height, width)
+        extra = draw_hints(flags, height, width)
+        layer.rgb[extra.mask] = extra.rgb[extra.mask]
+        layer.mask |= extra.mask
+        return layer
+    for suffix in SIDECARS:
+        side = file.with_name(file.stem + suffix)
+        if side.is_file():
+            return load_hints(side, height, width)
+    return None
+
+
+def run(args) -> int:
+    import torch
+
+    from irodori.hint_input import HintError
+    from irodori.pipeline import Colorizer, lineart_to_unit
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    files = _collect(args.inputs)
+    out = Path(args.out)
+    single_file = len(files) == 1 and out.suffix.lower() in (".png", ".jpg", ".jpeg")
+    if len(files) > 1 and out.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        raise InputError(f"-o {out} names a file but there are {len(files)} inputs; give a folder")
+    if args.hints and not Path(args.hints).is_file():
+        raise InputError(f"hint file {args.hints} does not exist")
+    colorizer = Colorizer.from_pretrained(args.model)
+
+    failures = 0
+    bar = None
+    if len(files) > 1:
+        from tqdm import tqdm
+        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None)
+    for file in files:
+        try:
+            line = lineart_to_unit(file, colorizer.max_pixels)
+            hints = _hints_for(args, file, *line.shape)
+            result = colorizer(line, hints, resolution=args.resolution)
+            target = out if single_file else out / f"{file.stem}.png"
+            targets = [(result.image, target)]
+            if args.layers:
+                stem = target.with_suffix("")
+                targets += [(result.line, stem.with_name(stem.name + ".line.png")),
+                            (result.flat, stem.with_name(stem.name + ".flat.png"))]
+            for image, path in targets:
+                _save_atomic(image, path)
+            if bar is None:
+                print(target)
+        except HintError:
+            if len(files) == 1 or args.hints or args.hint:
+                raise  # the same hints would fail for every file: stop with exit code 2
+            failures += 1
+            print(f"irodori colorize: {file}: error: {sys.exc_info()[1]}", file=sys.stderr)
+        except IrodoriError as exc:
+            if len(files) == 1:
+                raise
+            failures += 1
+            print(f"irodori colorize: {file}: error: {exc}", file=sys.stderr)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+        print(f"colorized {len(files) - failures} of {len(files)} images into {out}")
+    return 1 if failures else 0

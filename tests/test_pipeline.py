@@ -1,0 +1,134 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from irodori.cli import main
+from irodori.config import load_config
+from irodori.hint_input import HintError, draw_hints, hint_layer_from_png, parse_hint_json
+from irodori.models import build_generator
+from irodori.pipeline import Colorizer, working_size
+from irodori.release import save_release
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = load_config("tiny", ["generator.output=residual", "data.size=64"])
+    G = build_generator(cfg.generator)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_release(G.state_dict(), cfg, path, step=0)
+    return path
+
+
+def _lineart(w=90, h=60):
+    a = np.full((h, w), 255, np.uint8)
+    a[h // 2, :] = 0
+    a[:, w // 3] = 0
+    return a
+
+
+def test_output_has_input_size_any_aspect(model_path):
+    col = Colorizer.from_pretrained(model_path)
+    for w, h in [(90, 60), (33, 200), (17, 17)]:
+        res = col(_lineart(w, h), [{"x": 5, "y": 5, "color": "#ff0000"}])
+        assert res.image.size == (w, h) and res.flat.size == (w, h) and res.line.size == (w, h)
+        assert res.image.mode == "RGB" and res.line.mode == "RGBA"
+
+
+def test_line_art_is_multiplied_back_at_full_resolution(model_path):
+    res = Colorizer.from_pretrained(model_path)(_lineart())
+    img = np.asarray(res.image)
+    assert img[30, :].max() == 0, "line pixels stay black"
+    alpha = np.asarray(res.line)[..., 3]
+    assert alpha[30, 0] == 255 and alpha[0, 0] == 0
+
+
+def test_working_size_keeps_aspect_and_multiple():
+    assert working_size(600, 900, 128) == (80, 128)
+    h, w = working_size(1000, 10, 256)
+    assert h == 256 and w == 16
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "L", "I;16", "LA", "1"])
+def test_image_modes(model_path, tmp_path, mode):
+    rgb = Image.fromarray(_lineart()).convert("RGB")
+    im = rgb.convert(mode) if mode != "I;16" else Image.fromarray(_lineart().astype(np.uint16) * 257)
+    path = tmp_path / f"in_{mode.replace(';', '')}.png"
+    im.save(path)
+    res = Colorizer.from_pretrained(model_path)(str(path))
+    assert res.image.size == (90, 60)
+    assert np.asarray(res.image)[30].max() == 0
+
+
+def test_oversized_image_is_refused(model_path, tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("L", (400, 300), 255).save(path)
+    col = Colorizer.from_pretrained(model_path, max_pixels=100_000)
+    from irodori.errors import InputError
+    with pytest.raises(InputError, match="over the limit"):
+        col(str(path))
+
+
+def test_hint_json_errors_name_the_entry():
+    with pytest.raises(HintError, match="hint #1: point"):
+        parse_hint_json(json.dumps([{"x": 1, "y": 1, "color": "#000000"}, {"x": 100, "y": 1, "color": "#ffffff"}]), 50, 50)
+    with pytest.raises(HintError, match="hint #0: color"):
+        parse_hint_json('[{"x": 1, "y": 1, "color": "red"}]', 50, 50)
+    with pytest.raises(HintError, match="not valid JSON"):
+        parse_hint_json('[{"x": 1, "y"', 50, 50)
+    with pytest.raises(HintError, match="missing"):
+        parse_hint_json('[{"x": 1}]', 50, 50)
+
+
+def test_hint_png_rescaled_when_same_aspect():
+    im = Image.new("RGBA", (20, 10), (0, 0, 0, 0))
+    im.putpixel((0, 0), (255, 0, 0, 255))
+    import io
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    layer = hint_layer_from_png(buf.getvalue(), 20, 40)
+    assert layer.mask.shape == (20, 40) and layer.mask[0, 0] and tuple(layer.rgb[0, 0]) == (255, 0, 0)
+    with pytest.raises(HintError, match="aspect"):
+        hint_layer_from_png(buf.getvalue(), 40, 40)
+
+
+def test_draw_hints_square_centered():
+    (h,) = parse_hint_json('[{"x": 10, "y": 10, "color": "#00ff00", "size": 3}]', 20, 20)
+    layer = draw_hints([h], 20, 20)
+    ys, xs = np.nonzero(layer.mask)
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (9, 11, 9, 11)
+
+
+def test_cli_single_file_and_layers(model_path, tmp_path, capsys):
+    src = tmp_path / "line.png"
+    Image.fromarray(_lineart()).save(src)
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(model_path), "--layers",
+                 "--hint", "10,10,#ff0000,4"]) == 0
+    assert Image.open(out).size == (90, 60)
+    assert (tmp_path / "out.line.png").is_file() and (tmp_path / "out.flat.png").is_file()
+
+
+def test_cli_bad_hint_exits_2_and_writes_nothing(model_path, tmp_path, capsys):
+    src = tmp_path / "line.png"
+    Image.fromarray(_lineart()).save(src)
+    hints = tmp_path / "h.json"
+    hints.write_text('[{"x": 500, "y": 10, "color": "#ff0000"}]')
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(src), "-o", str(out), "--model", str(model_path), "--hints", str(hints)]) == 2
+    assert not out.exists()
+    assert "hint #0" in capsys.readouterr().err
+
+
+def test_cli_folder_reports_failures_and_continues(model_path, tmp_path, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    Image.fromarray(_lineart()).save(d / "a.png")
+    (d / "b.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    Image.fromarray(_lineart(40, 40)).save(d / "c.png")
+    assert main(["colorize", str(d), "-o", str(tmp_path / "out"), "--model", str(model_path)]) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+    assert "b.png" in capsys.readouterr().err
