@@ -10,9 +10,9 @@ from irodori.errors import IrodoriError
 
 def _commands() -> dict:
     # Imported here so `irodori --help` stays fast and each subcommand imports only what it needs.
-    from irodori.cli import bench, colorize, export, info, prepare, train
+    from irodori.cli import bench, colorize, evaluate, export, info, prepare, train
     return {"colorize": colorize, "info": info, "prepare": prepare, "train": train, "export": export,
-            "bench": bench}
+            "evaluate": evaluate, "bench": bench}
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:

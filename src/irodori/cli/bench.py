@@ -37,6 +37,7 @@ def _run_data(args) -> int:
 
     from irodori.data import (LINE_EXTRACTORS, OFFLINE_MIXTURE, SampleSpec, draw_shapes, load_rgb, make_sample,
                               random_crop_flip, simulate_hints, simulate_strokes)
+    from irodori.data.runtime import tune_allocator
     from irodori.errors import ConfigError
 
     if args.size < 16 or args.n < 1:
@@ -49,7 +50,18 @@ def _run_data(args) -> int:
     crops = [np.ascontiguousarray(s[:size, :size]) for s in sources]
     rng_for = lambda i: np.random.default_rng([args.seed, 1, i])  # noqa: E731
 
-    print(f"bench data: {size}x{size}, n={n}, 1 thread, synthetic drawings")
+    spec = SampleSpec(size=size, line_methods=dict(OFFLINE_MIXTURE))
+
+    def full(i):
+        rng = rng_for(i)
+        return make_sample(random_crop_flip(sources[i % len(sources)], size, rng), rng, spec)
+
+    what = f"{' '.join(f'{k} {v}' for k, v in OFFLINE_MIXTURE.items())} + hints + crop/flip + tensors"
+    print(f"bench data: {size}x{size}, n={n}, 1 thread, synthetic drawings; full sample = {what}")
+    print(f"full sample, default allocator: {_rate(full, n):.1f} samples/s")
+    tuned = tune_allocator()
+    print("allocator: " + ("tuned by irodori.data.runtime.tune_allocator (as the trainer should run) for the "
+                           "lines below" if tuned else "not glibc, left as is"))
     for name, fn in LINE_EXTRACTORS.items():
         rate = _rate(lambda i, fn=fn: fn(crops[i % len(crops)], rng_for(i)), n)
         print(f"{name}: {rate:.1f} samples/s")
@@ -63,17 +75,8 @@ def _run_data(args) -> int:
             paths.append(Path(tmp) / f"{k}.jpg")
             Image.fromarray(crop).save(paths[-1], quality=90)
         rate = _rate(lambda i: load_rgb(paths[i % len(paths)]), n)
-        print(f"decode_jpeg: {rate:.1f} samples/s")
-
-    spec = SampleSpec(size=size, line_methods=dict(OFFLINE_MIXTURE))
-
-    def full(i):
-        rng = rng_for(i)
-        return make_sample(random_crop_flip(sources[i % len(sources)], size, rng), rng, spec)
-
-    rate = _rate(full, n)
-    print(f"full sample ({', '.join(f'{k} {v}' for k, v in OFFLINE_MIXTURE.items())} + hints + crop/flip + tensors)")
-    print(f"samples_per_s={rate:.1f}")
+        print(f"decode_jpeg: {rate:.1f} samples/s (not part of the full sample)")
+    print(f"samples_per_s={_rate(full, n):.1f}")
     return 0
 
 

@@ -23,8 +23,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from irodori.data.runtime import tune_allocator
     from irodori.train.loop import train
 
+    tune_allocator()  # before DataLoader workers fork: they inherit it (see irodori.data.runtime)
     overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
     cfg = load_config(args.config, overrides)
     result = train(cfg, args.out, dry_run=args.dry_run)

@@ -47,6 +47,10 @@ def _unwrap(m: nn.Module) -> nn.Module:
 
 
 def _worker_init(worker_id: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one thread per worker process; parallelism comes from the workers
+    torch.set_num_threads(1)
     seed = torch.initial_seed() % 2**32  # distinct per worker and rank (DataLoader's base seed + id)
     np.random.seed(seed)
     random.seed(seed)
@@ -268,9 +272,14 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, log=print)
                 for k, v in avg.items():
                     writer.add_scalar(f"{'d_score' if k in ('d_real', 'd_fake') else 'loss'}/{k}", v, state.step)
                 writer.add_scalar("perf/images_per_s", ips, state.step)
-                if bar is not None:
+                if bar is not None and not bar.disable:
                     bar.set_postfix(g=f"{avg.get('g_total', 0):.3f}", d=f"{avg.get('d_loss', 0):.3f}",
                                     img_s=f"{ips:.1f}", refresh=False)
+                elif state.step % (tc.log_every * 10) == 0 or state.step == tc.steps:
+                    # not a terminal (a log file, CI): a plain line now and then instead of a bar
+                    eta = (tc.steps - state.step) * tc.batch_size / max(ips, 1e-9)
+                    log(f"step {state.step}/{tc.steps} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
+                        + f" images/s={ips:.1f} eta={eta / 60:.0f}min")
             if main and fixed_batch is not None and (state.step % tc.sample_every == 0 or state.step == tc.steps):
                 with torch.no_grad():
                     out = G_ema(*(fixed_batch[k].to(device) for k in ("line", "hint", "mask")))

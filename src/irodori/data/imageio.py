@@ -1,0 +1,130 @@
+"""Load any image file as RGB ``uint8``, and convert between the arrays and the model's tensors.
+
+Every mode Pillow can open is reduced to 8-bit RGB the same way: transparency is composited
+on white paper (line art and illustrations sit on white), palettes are expanded, 16-bit and
+32-bit greyscale are rescaled to 8 bits, greyscale is repeated over three channels.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from irodori.errors import InputError
+
+#: File name endings treated as images when a folder is scanned.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+_EXIF_ORIENTATION = 0x0112
+
+# Errors Pillow (and the OS) raise on a missing, truncated or undecodable file.
+_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def to_rgb_array(im: Image.Image) -> np.ndarray:
+    """An opened Pillow image as an ``H×W×3 uint8`` RGB array, transparency composited on white."""
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit greyscale (and the 32-bit 'I' mode Pillow uses for some 16-bit PNGs): 0..65535 -> 0..255.
+        grey = np.asarray(im, dtype=np.float32)
+        grey = np.clip(grey / 257.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode == "F":
+        grey = np.asarray(im, dtype=np.float32)
+        scale = 255.0 if grey.size and float(grey.max()) <= 1.0 else 1.0
+        grey = np.clip(grey * scale + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in im.info)
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[:, :, 3:4] * (1.0 / 255.0)
+        rgb = rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
+        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    if mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.uint8).copy()
+
+
+def load_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as an ``H×W×3 uint8`` RGB array (EXIF orientation applied).
+
+    Raises :class:`irodori.errors.InputError` when the file is missing or cannot be decoded.
+    """
+    try:
+        with Image.open(path) as im:
+            if im.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+                im = ImageOps.exif_transpose(im)
+            im.load()
+            return to_rgb_array(im)
+    except _READ_ERRORS as exc:
+        raise InputError(f"cannot read image {path}: {exc}") from exc
+
+
+def load_grey(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as an ``H×W float32`` array in [0, 1] (luma of :func:`load_rgb`)."""
+    import cv2
+
+    rgb = load_rgb(path)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+
+
+def can_open(path: str | os.PathLike) -> bool:
+    """Cheap check (header only): whether Pillow recognizes the file as an image."""
+    try:
+        with Image.open(path) as im:
+            im.size  # noqa: B018 - the header was parsed if we get here
+        return True
+    except _READ_ERRORS:
+        return False
+
+
+def find_images(root: str | os.PathLike) -> list[Path]:
+    """Every file under ``root`` (recursively) whose name ends in :data:`IMAGE_EXTENSIONS`, sorted."""
+    root = Path(root)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
+                found.append(Path(dirpath) / name)
+    return sorted(found)
+
+
+# ---------------------------------------------------------------------------
+# Arrays <-> tensors (the layout documented in DESIGN.md "Tensors")
+
+
+def rgb_to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """``H×W×3 uint8`` -> ``3×H×W float32`` in [-1, 1]."""
+    chw = rgb.transpose(2, 0, 1).astype(np.float32, order="C")
+    chw *= 1.0 / 127.5
+    chw -= 1.0
+    return torch.from_numpy(chw)
+
+
+def unit_to_tensor(x: np.ndarray, inplace: bool = False) -> torch.Tensor:
+    """``H×W`` or ``H×W×C float32`` in [0, 1] -> ``C×H×W float32`` in [-1, 1] (C = 1 for 2-D input).
+
+    ``inplace`` rescales a contiguous float32 ``x`` in its own memory (the tensor shares it).
+    """
+    x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
+    if inplace and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.writeable:
+        out = x
+        out *= np.float32(2.0)
+    else:
+        out = x * np.float32(2.0)
+    out -= 1.0
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+
+
+def tensor_to_rgb(x: torch.Tensor) -> np.ndarray:
+    """``3×H×W`` (or ``1×H×W``) in [-1, 1] -> ``H×W×3 uint8``: the inverse of :func:`rgb_to_tensor`."""
+    x = x.detach().float().cpu()
+    if x.shape[0] == 1:
+        x = x.expand(3, -1, -1)
+    arr = ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8)
+    return arr.permute(1, 2, 0).contiguous().numpy()

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from irodori.data.hints import paint_patches, sample_hint_patches, simulate_hints, simulate_strokes
+
+N_DRAWS = 5000
+
+
+@pytest.fixture(scope="module")
+def draws():
+    rng = np.random.default_rng(1234)
+    return [sample_hint_patches(256, 320, rng) for _ in range(N_DRAWS)]
+
+
+def test_patch_count_is_geometric(draws):
+    counts = np.array([len(d) for d in draws])
+    assert abs((counts == 0).mean() - 0.125) < 0.015  # P(N = 0) = p
+    assert abs(counts.mean() - 7.0) < 0.4  # E[N] = (1 - p) / p
+    assert abs((counts == 1).mean() - 0.875 * 0.125) < 0.015
+
+
+def test_patch_sizes_and_area(draws):
+    sizes = np.concatenate([d.sizes for d in draws])
+    assert sizes.min() == 1 and sizes.max() == 8
+    # uniform over 1..8: every side about 1/8 of the time
+    freq = np.bincount(sizes, minlength=9)[1:] / len(sizes)
+    assert np.all(np.abs(freq - 1 / 8) < 0.01)
+    # summed patch area per sample: E[N] * E[s^2] = 7 * 25.5 = 178.5 (sd of the mean ~2.8)
+    area = np.array([float((d.sizes ** 2).sum()) for d in draws])
+    assert abs(area.mean() - 178.5) < 10
+
+
+def test_corners_are_gaussian_around_the_centre(draws):
+    ys = np.concatenate([d.ys + d.sizes / 2 for d in draws])
+    xs = np.concatenate([d.xs + d.sizes / 2 for d in draws])
+    assert abs(ys.mean() - 128) < 3 and abs(xs.mean() - 160) < 3
+    assert 0.85 * 64 < ys.std() < 1.05 * 64 and 0.85 * 80 < xs.std() < 1.05 * 80
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), max_size=st.integers(1, 12), seed=st.integers(0, 2**32 - 1),
+       p=st.floats(0.05, 1.0))
+def test_patches_lie_inside_the_image(h, w, max_size, seed, p):
+    d = sample_hint_patches(h, w, np.random.default_rng(seed), p=p, max_size=max_size)
+    assert np.all(d.sizes >= 1) and np.all(d.sizes <= min(max_size, h, w))
+    assert np.all(d.ys >= 0) and np.all(d.xs >= 0)
+    assert np.all(d.ys + d.sizes <= h) and np.all(d.xs + d.sizes <= w)
+
+
+def _reference_paint(image, patches):
+    hint = np.zeros(image.shape, np.float64)
+    mask = np.zeros(image.shape[:2], bool)
+    for y, x, s in zip(patches.ys, patches.xs, patches.sizes):
+        hint[y:y + s, x:x + s] = image[y:y + s, x:x + s].reshape(-1, 3).mean(0) / 255.0
+        mask[y:y + s, x:x + s] = True
+    return hint, mask
+
+
+def test_patch_color_is_the_mean_inside_it():
+    image = np.random.default_rng(0).integers(0, 256, size=(64, 48, 3), dtype=np.uint8)
+    for seed in range(30):
+        patches = sample_hint_patches(64, 48, np.random.default_rng(seed), p=0.2)
+        hint, mask = simulate_hints(image, np.random.default_rng(seed), p=0.2)
+        ref_hint, ref_mask = _reference_paint(image, patches)
+        assert hint.dtype == np.float32 and mask.dtype == np.float32 and hint.shape == (64, 48, 3)
+        np.testing.assert_array_equal(mask.astype(bool), ref_mask)
+        np.testing.assert_allclose(hint, ref_hint, atol=1e-6)
+        assert np.all(hint[~ref_mask] == 0)
+
+
+def test_signed_channels_first_layout_matches():
+    image = np.random.default_rng(1).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)
+    for seed in range(10):
+        hwc, mask = simulate_hints(image, np.random.default_rng(seed))
+        chw, mask2 = simulate_hints(image, np.random.default_rng(seed), layout="chw_signed")
+        np.testing.assert_array_equal(mask, mask2)
+        np.testing.assert_allclose(chw, (hwc * 2 - 1).transpose(2, 0, 1) * mask, atol=1e-6)
+    with pytest.raises(ValueError):
+        paint_patches(image, sample_hint_patches(40, 40, np.random.default_rng(0)), layout="nchw")
+
+
+def test_same_seed_same_hints():
+    image = np.random.default_rng(2).integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    a = simulate_hints(image, np.random.default_rng(7))
+    b = simulate_hints(image, np.random.default_rng(7))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_strokes_take_the_color_under_them():
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, :] = (200, 40, 10)
+    for seed in range(10):
+        hint, mask = simulate_strokes(image, np.random.default_rng(seed))
+        assert mask.sum() > 0 and set(np.unique(mask)) <= {0.0, 1.0}
+        on = hint[mask > 0]
+        np.testing.assert_allclose(on, np.broadcast_to(np.array([200, 40, 10]) / 255.0, on.shape), atol=1e-6)
+        assert np.all(hint[mask == 0] == 0)
+    # drawn over existing hints, in either layout
+    base_hint, base_mask = simulate_hints(image, np.random.default_rng(3), p=0.01, layout="chw_signed")
+    before = base_mask.sum()
+    hint, mask = simulate_strokes(image, np.random.default_rng(3), hint=base_hint, mask=base_mask,
+                                  layout="chw_signed")
+    assert mask.sum() >= before and hint.shape == (3, 64, 64)
+    np.testing.assert_allclose(hint[:, mask > 0].T, np.broadcast_to(np.array([200, 40, 10]) / 127.5 - 1,
+                                                                      (int(mask.sum()), 3)), atol=1e-6)
