@@ -80,9 +80,109 @@ def _run_data(args) -> int:
     return 0
 
 
+def _add_infer(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", help="bundled name, .safetensors or run dir (default: the bundled demo model)")
+    src.add_argument("--preset", help="a preset with random weights instead of a trained model")
+    p.add_argument("--size", type=int, default=512, help="square input size in pixels")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, usually all cores)")
+    p.add_argument("--n", type=int, default=10, help="timed forward passes")
+    p.add_argument("--backend", choices=("torch",), default="torch", help="inference backend")
+
+
+def _run_infer(args) -> int:
+    """Latency of one generator forward (batch 1, 5-channel input, inference mode), peak RSS, MACs, and this
+    machine's conv peak measured in the same run; the last line is the ratio of the median latency to the
+    time the MACs would take at that peak."""
+    import torch
+
+    from irodori.config import load_config
+    from irodori.errors import ConfigError
+    from irodori.models import build_generator
+    from irodori.models.summary import generator_inputs, summarize
+    from irodori.perf import conv_peak_gflops, peak_rss_mb, summarize_ms, time_calls
+
+    if args.size < 16 or args.size % 16 or args.n < 1:
+        raise ConfigError("--size must be a positive multiple of 16 and --n >= 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.preset:
+        cfg = load_config(args.preset)
+        G = build_generator(cfg.generator).eval()
+        what = f"preset {args.preset} (random weights)"
+    else:
+        from irodori.pipeline import Colorizer
+        col = Colorizer.from_pretrained(args.model or "demo")
+        cfg, G, what = col.config, col.generator, f"model {args.model or 'demo'}"
+    with torch.device("meta"):
+        _, macs = summarize(build_generator(cfg.generator), generator_inputs(1, args.size, "meta"))
+    x = generator_inputs(1, args.size)
+    with torch.inference_mode():
+        stats = summarize_ms(time_calls(lambda: G(*x), args.n))
+    peak = conv_peak_gflops()
+    bound_ms = 2 * macs / (peak * 1e9) * 1000
+    print(f"bench infer: {what}, {args.size}x{args.size}, backend {args.backend}, "
+          f"{torch.get_num_threads()} threads, n={args.n}")
+    print(f"latency: min {stats['min_ms']:.1f} ms, median {stats['median_ms']:.1f} ms, max {stats['max_ms']:.1f} ms")
+    print(f"peak_rss_mb={peak_rss_mb():.0f}")
+    print(f"macs={macs} ({macs / 1e9:.2f} GMAC)")
+    print(f"conv_peak_gflops={peak:.1f} (3x3 conv, 256 ch, 64x64) -> flop bound {bound_ms:.1f} ms")
+    print(f"median_ms={stats['median_ms']:.2f}")
+    print(f"ratio_to_flop_bound={stats['median_ms'] / bound_ms:.3f}")
+    return 0
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="demo", help="preset to build (random weights)")
+    p.add_argument("--size", type=int, help="square crop size (default: the preset's data.size)")
+    p.add_argument("--batch", type=int, help="batch size (default: the preset's train.batch_size)")
+    p.add_argument("--n", type=int, default=3, help="timed steps")
+    p.add_argument("--threads", type=int, help="torch threads")
+
+
+def _run_train(args) -> int:
+    """Images/s of one training iteration (G and D forward, backward and Adam step) on random tensors,
+    without data loading; VGG-based losses are skipped when their weights are missing."""
+    import torch
+
+    from irodori.config import load_config
+    from irodori.models import build_discriminator, build_generator
+    from irodori.perf import summarize_ms, time_calls
+    from irodori.train.loop import micro_step
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = load_config(args.preset)
+    size, batch = args.size or cfg.data.size, args.batch or cfg.train.batch_size
+    G, D = build_generator(cfg.generator), build_discriminator(cfg.discriminator)
+    opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=cfg.train.lr)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.train.lr)
+    gen = torch.Generator().manual_seed(0)
+    b = {"line": torch.rand(batch, 1, size, size, generator=gen) * 2 - 1,
+         "hint": torch.rand(batch, 3, size, size, generator=gen) * 2 - 1,
+         "mask": (torch.rand(batch, 1, size, size, generator=gen) > 0.99).float(),
+         "color": torch.rand(batch, 3, size, size, generator=gen) * 2 - 1}
+
+    def step():
+        opt_g.zero_grad(set_to_none=True)
+        opt_d.zero_grad(set_to_none=True)
+        micro_step(G, D, D, b, cfg.loss)
+        opt_g.step()
+        opt_d.step()
+
+    stats = summarize_ms(time_calls(step, args.n, warmup=1))
+    print(f"bench train: preset {args.preset}, {size}x{size}, batch {batch}, {torch.get_num_threads()} threads "
+          f"(perceptual loss {'off' if cfg.loss.perceptual == 'none' else 'skipped: no VGG weights loaded'})")
+    print(f"step: min {stats['min_ms']:.0f} ms, median {stats['median_ms']:.0f} ms")
+    print(f"images_per_s={batch / (stats['median_ms'] / 1000):.2f}")
+    return 0
+
+
 #: name -> (add arguments, run, one-line help)
 BENCHES = {
     "data": (_add_data, _run_data, "data synthesis throughput: line extraction, hints, full samples"),
+    "infer": (_add_infer, _run_infer, "generator inference latency against this CPU's conv peak"),
+    "train": (_add_train, _run_train, "training throughput: one G and D step, no data loading"),
 }
 
 
