@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+SAMPLE := src/irodori/assets/samples/strawberry
+
 demo: $(STAMP)
-	$(BIN)/irodori info --preset paper --size 512
+	$(BIN)/irodori colorize $(SAMPLE).png --hints $(SAMPLE).hints.json -o out/demo.png
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -135,3 +135,16 @@ def test_torchrun_two_processes_stay_in_sync(tmp_path):
     assert "ranks_in_sync=True world_size=2" in res.stdout
     assert res.stdout.strip().splitlines()[-1].startswith("step=3 ")
     assert _final_state(tmp_path)["step"] == 3
+
+
+def test_paper_preset_refuses_to_start_without_vgg_weights(tmp_path, capsys):
+    assert main(["train", "paper", "data.dataset=synthetic", "--out", str(tmp_path / "p"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "vgg19-dcbb9e9d.pth" in err and "IRODORI_VGG19" in err
+    assert not (tmp_path / "p").exists()
+
+
+def test_config_naming_an_unavailable_extractor_fails_at_start(tmp_path, capsys):
+    assert main(["train", "tiny", "data.line_methods={xdog: 0.5, sketchkeras: 0.5}",
+                 "--out", str(tmp_path / "x"), "--steps", "1"]) == 2
+    assert "sketchkeras" in capsys.readouterr().err
