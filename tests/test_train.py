@@ -125,6 +125,20 @@ def test_sigterm_writes_a_checkpoint_and_exits(tmp_path):
     assert ckpt.load_checkpoint(ckpt.find_latest(tmp_path / "checkpoints"))["step"] == step
 
 
+def test_sigterm_to_the_whole_process_group_with_workers(tmp_path):
+    """A scheduler signals every process of the job, DataLoader workers included."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "irodori", "train", "tiny", "train.ckpt_every=3",
+                             "data.num_workers=1", "--out", str(tmp_path), "--steps", "10000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            start_new_session=True)
+    _wait_for_checkpoint(tmp_path, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "stopped by SIGTERM" in out
+
+
 def test_torchrun_two_processes_stay_in_sync(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",

@@ -27,18 +27,20 @@ PRESETS: dict[str, str] = {
     "pix2pixhd": "pix2pixhd.yaml",
     "demo": "demo.yaml",
     "demo-no-attention": "demo-no-attention.yaml",
+    "demo-pix2pixhd": "demo-pix2pixhd.yaml",
+    "demo-alacgan": "demo-alacgan.yaml",
     "tiny": "tiny.yaml",
 }
 
 _CHOICES = {
-    "generator.arch": ("unet", "pix2pixhd"),
+    "generator.arch": ("unet", "pix2pixhd", "alacgan"),
     "generator.block": ("csa", "none", "secat"),
     "generator.attention": ("spatial", "channel"),
     "generator.hint_encoder": ("vgg19", "learned"),
     "generator.norm": ("none", "instance", "batch"),
     "generator.output": ("tanh", "residual"),
     "discriminator.norm": ("none", "instance"),
-    "loss.adversarial": ("bce", "lsgan", "hinge"),
+    "loss.adversarial": ("bce", "lsgan", "hinge", "wgan-gp"),
     "loss.perceptual": ("vgg19", "none"),
     "data.dataset": ("synthetic", "folder", "openmoji", "danbooru"),
 }
@@ -57,7 +59,8 @@ class GeneratorConfig:
     hint_channels: int = 256
     #: Hidden width of the 2-conv attention branch.
     attention_channels: int = 128
-    #: Width of the learned hint encoder (only when hint_encoder == "learned").
+    #: Width of the learned hint encoder (only when hint_encoder == "learned"); for arch alacgan, the widths
+    #: of the learned line-feature encoder that stands in for Illustration2Vec.
     learned_encoder_channels: tuple[int, ...] = (32, 64, 128, 256)
     norm: str = "none"
     output: str = "tanh"
@@ -65,6 +68,9 @@ class GeneratorConfig:
     def __post_init__(self):
         if self.arch == "unet" and len(self.channels) != 5:
             raise ConfigError("generator.channels must list 5 widths (stem + 4 downsamplings) for the U-Net")
+        if self.arch == "alacgan" and (len(self.channels) != 5 or len(self.learned_encoder_channels) != 4):
+            raise ConfigError("alacgan needs 5 generator.channels (H, H/2, H/4, H/8, tunnel) and 4 "
+                              "generator.learned_encoder_channels (its line-feature encoder, down to H/8)")
         if self.arch == "pix2pixhd" and len(self.channels) < 2:
             raise ConfigError("generator.channels must list at least 2 widths for pix2pixhd")
         if any(c <= 0 for c in self.channels) or self.num_blocks < 0:
@@ -91,6 +97,10 @@ class LossConfig:
     lambda_fm: float = 10.0
     lambda_perc: float = 10.0
     lambda_l1: float = 0.0
+    #: Weight of the adversarial term in G's objective (AlacGAN weighs its WGAN term down).
+    lambda_adv: float = 1.0
+    #: Gradient-penalty weight (adversarial == "wgan-gp" only).
+    lambda_gp: float = 10.0
     perceptual: str = "vgg19"
     #: Optional explicit path to the ImageNet VGG19 weights (else env var / cache dir).
     vgg19_weights: str = ""

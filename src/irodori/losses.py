@@ -13,6 +13,8 @@ from irodori.models.vgg import VGG19Features
 
 PERCEPTUAL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 PERCEPTUAL_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+#: WGAN-GP's drift term on real scores (Karras et al. 2018, used by AlacGAN) keeps the critic near 0.
+WGAN_DRIFT = 1e-3
 
 
 def _logits(feats: list[list[torch.Tensor]]) -> list[torch.Tensor]:
@@ -30,6 +32,8 @@ def d_adversarial_loss(real: list[list[torch.Tensor]], fake: list[list[torch.Ten
             total = total + F.mse_loss(r, torch.ones_like(r)) + F.mse_loss(f, torch.zeros_like(f))
         elif kind == "hinge":
             total = total + F.relu(1 - r).mean() + F.relu(1 + f).mean()
+        elif kind == "wgan-gp":  # the critic's part; the gradient penalty is added by the caller
+            total = total + f.mean() - r.mean() + WGAN_DRIFT * r.square().mean()
         else:
             raise ValueError(f"unknown adversarial loss {kind!r}")
     return total
@@ -43,7 +47,7 @@ def g_adversarial_loss(fake: list[list[torch.Tensor]], kind: str = "bce") -> tor
             total = total + F.binary_cross_entropy_with_logits(f, torch.ones_like(f))
         elif kind == "lsgan":
             total = total + F.mse_loss(f, torch.ones_like(f))
-        elif kind == "hinge":
+        elif kind in ("hinge", "wgan-gp"):
             total = total - f.mean()
         else:
             raise ValueError(f"unknown adversarial loss {kind!r}")
@@ -62,6 +66,19 @@ def feature_matching_loss(real: list[list[torch.Tensor]], fake: list[list[torch.
     return total
 
 
+def gradient_penalty(D, line: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E[(|grad_x D(x)|_2 - 1)^2] at random points between real and fake.
+
+    The critic value of an image is the sum over scales of its mean patch score. Builds a graph
+    (create_graph) so the penalty trains D; ``fake`` should be detached.
+    """
+    u = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    x = (real + u * (fake - real)).requires_grad_(True)
+    score = sum(s[-1].flatten(1).mean(1) for s in D(line, x))
+    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+
+
 def perceptual_loss(vgg: VGG19Features, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Eq. 3: mean L1 between VGG19 relu1_1..relu5_1 features, weights 1/32..1 (pix2pixHD)."""
     ff, fr = vgg(fake), vgg(real)
@@ -69,10 +86,11 @@ def perceptual_loss(vgg: VGG19Features, fake: torch.Tensor, real: torch.Tensor) 
 
 
 def generator_objective(fake_feats, real_feats, fake, real, *, adversarial: str = "bce", lambda_fm: float = 10.0,
-                        lambda_perc: float = 10.0, lambda_l1: float = 0.0, vgg: VGG19Features | None = None):
-    """Eq. 4 for G: adv + λ (FM + perc) [+ λ_l1 L1]. Returns (total, dict of detached terms)."""
+                        lambda_perc: float = 10.0, lambda_l1: float = 0.0, vgg: VGG19Features | None = None,
+                        lambda_adv: float = 1.0):
+    """Eq. 4 for G: λ_adv adv + λ (FM + perc) [+ λ_l1 L1]. Returns (total, dict of detached terms)."""
     terms = {"g_adv": g_adversarial_loss(fake_feats, adversarial)}
-    total = terms["g_adv"]
+    total = lambda_adv * terms["g_adv"]
     if lambda_fm:
         terms["g_fm"] = feature_matching_loss(real_feats, fake_feats)
         total = total + lambda_fm * terms["g_fm"]

@@ -10,9 +10,10 @@ from irodori.errors import IrodoriError
 
 def _commands() -> dict:
     # Imported here so `irodori --help` stays fast and each subcommand imports only what it needs.
-    from irodori.cli import bench, colorize, evaluate, export, info, prepare, train
+    from irodori.cli import bench, colorize, convert_weights, evaluate, export, info, prepare, serve, table1, train
     return {"colorize": colorize, "info": info, "prepare": prepare, "train": train, "export": export,
-            "evaluate": evaluate, "bench": bench}
+            "evaluate": evaluate, "bench": bench, "serve": serve, "convert-weights": convert_weights,
+            "table1": table1}
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:

@@ -3,12 +3,18 @@
 Every model sees the same inputs: image ``i`` gets its hints from
 ``default_rng([hints_seed, i])``, ``num_hints`` patches drawn as in the paper
 (positions and sizes; the count fixed instead of geometric).
+
+Per-image metrics come from :data:`irodori.eval.metrics.METRICS` and are averaged; set-level
+metrics (:data:`SET_METRICS`: ``fid``) compare the whole set of outputs with the whole set of
+ground truths, the real side's statistics cached per dataset (:mod:`irodori.eval.fid`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +27,9 @@ from irodori.data.imageio import load_grey, load_rgb
 from irodori.errors import InputError
 from irodori.eval.metrics import METRICS
 
+#: Metrics over the whole set rather than per image (selected with the per-image ones by name).
+SET_METRICS = ("fid",)
+
 
 @dataclass
 class EvalItem:
@@ -29,6 +38,20 @@ class EvalItem:
     line: np.ndarray   # S×S float32 [0, 1]
     hint: np.ndarray   # S×S×3 float32 [0, 1]
     mask: np.ndarray   # S×S float32 {0, 1}
+
+
+def split_names(files: dict, split: str, limit: int | None = None) -> list[str]:
+    return sorted(n for n, rec in files.items() if rec["split"] == split)[:limit]
+
+
+def dataset_key(root: str | Path, split: str, size: int, limit: int | None = None) -> dict:
+    """What identifies a prepared split's real images (the FID statistics cache key, with the extractor)."""
+    root = Path(root)
+    manifest = (root / "manifest.json").read_bytes()
+    names = split_names(json.loads(manifest)["files"], split, limit)
+    return {"dataset": str(root.resolve()), "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+            "split": split, "size": size, "images": len(names),
+            "names_sha256": hashlib.sha256("\n".join(names).encode()).hexdigest()}
 
 
 def load_openmoji_split(root: str | Path, split: str, size: int, hints_seed: int, num_hints: int,
@@ -41,7 +64,7 @@ def load_openmoji_split(root: str | Path, split: str, size: int, hints_seed: int
                          f"`irodori prepare openmoji --out {root}`") from None
     except (ValueError, KeyError) as exc:
         raise InputError(f"{root / 'manifest.json'} is not an OpenMoji manifest ({exc})") from None
-    names = sorted(n for n, rec in files.items() if rec["split"] == split)[:limit]
+    names = split_names(files, split, limit)
     if not names:
         raise InputError(f"{root} has no images in split {split!r}")
     items = []
@@ -79,16 +102,36 @@ def _mean(xs) -> float:
     return float(np.mean(xs)) if xs else float("nan")
 
 
-def evaluate(G, items: list[EvalItem], metrics=("psnr", "hint_de"), batch_size: int = 16) -> dict:
-    """Means of each metric with hints, and PSNR without hints (does the model use them?)."""
-    unknown = set(metrics) - set(METRICS)
+def check_metrics(metrics) -> None:
+    unknown = set(metrics) - set(METRICS) - set(SET_METRICS)
     if unknown:
-        raise InputError(f"unknown metric(s) {sorted(unknown)}; known: {', '.join(METRICS)}")
+        raise InputError(f"unknown metric(s) {sorted(unknown)}; known: {', '.join([*METRICS, *SET_METRICS])}")
+
+
+def evaluate(G, items: list[EvalItem], metrics=("psnr", "hint_de"), batch_size: int = 16, *,
+             fid=None, real_key: dict | None = None) -> dict:
+    """Means of each per-image metric with hints, set-level metrics (``fid``) of the hinted outputs
+    against the ground truths, and PSNR without hints (does the model use them?).
+
+    ``fid``: an :class:`irodori.eval.fid.FID` to reuse (default: one with the ``auto`` extractor);
+    ``real_key``: the dataset's :func:`dataset_key`, to cache the real statistics.
+    """
+    check_metrics(metrics)
+    t0 = time.perf_counter()
     with_h = run_generator(G, items, True, batch_size)
     result = {}
     for m in metrics:
-        result[m] = _mean(METRICS[m](o, it.color, it.line, it.hint, it.mask) for o, it in zip(with_h, items))
+        if m in METRICS:
+            result[m] = _mean(METRICS[m](o, it.color, it.line, it.hint, it.mask) for o, it in zip(with_h, items))
     without = run_generator(G, items, False, batch_size)
     result["psnr_nohints"] = _mean(METRICS["psnr"](o, it.color) for o, it in zip(without, items))
     result["images"] = len(items)
+    result["seconds_generate_and_score"] = time.perf_counter() - t0
+    if "fid" in metrics:
+        from irodori.eval.fid import FID
+
+        t1 = time.perf_counter()
+        fid = fid if fid is not None else FID("auto")
+        result.update(fid(with_h, [it.color for it in items], real_key))
+        result["seconds_fid"] = time.perf_counter() - t1
     return result

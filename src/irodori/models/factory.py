@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from irodori.config import DiscriminatorConfig, GeneratorConfig
+from irodori.models.alacgan import AlacGANGenerator
 from irodori.models.discriminator import MultiScaleDiscriminator
 from irodori.models.generator import Generator
 from irodori.models.pix2pixhd import Pix2PixHDGenerator
@@ -14,6 +15,9 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
     if cfg.arch == "pix2pixhd":
         norm = cfg.norm if cfg.norm != "none" else "instance"
         return Pix2PixHDGenerator(cfg.channels, cfg.num_blocks, norm, cfg.output)
+    if cfg.arch == "alacgan":
+        return AlacGANGenerator(cfg.channels, cfg.num_blocks, cfg.learned_encoder_channels, norm=cfg.norm,
+                                output=cfg.output)
     return Generator(
         channels=cfg.channels, num_blocks=cfg.num_blocks, block=cfg.block, attention=cfg.attention,
         hint_encoder=cfg.hint_encoder, hint_channels=cfg.hint_channels, attention_channels=cfg.attention_channels,

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from irodori import __version__
 from irodori.config import Config
 from irodori.errors import ConfigError, IrodoriError
-from irodori.losses import d_adversarial_loss, generator_objective
+from irodori.losses import d_adversarial_loss, generator_objective, gradient_penalty
 from irodori.models import build_discriminator, build_generator, needs_vgg_weights
 from irodori.models.vgg import VGG19Features
 from irodori.train import checkpoint as ckpt
@@ -42,13 +42,19 @@ def accumulate(ema: nn.Module, model: nn.Module, decay: float) -> None:
         be.copy_(b)
 
 
-def _unwrap(m: nn.Module) -> nn.Module:
-    return m.module if isinstance(m, DDP) else m
+def ema_decay_at(step: int, decay: float) -> float:
+    """EMA decay with a warm-up: ``min(decay, (1 + step) / (10 + step))``, so that a short run's EMA is
+    not dominated by the random initialisation (at decay 0.999 it would be for the first ~3000 steps)."""
+    return min(decay, (1 + step) / (10 + step))
 
 
 def _worker_init(worker_id: int) -> None:
     import cv2
 
+    # Schedulers (SLURM preemption, `kill -- -PGID`) signal the whole process group: workers ignore
+    # SIGTERM/SIGINT so that the main process can finish its step, write a checkpoint and shut them down.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)  # one thread per worker process; parallelism comes from the workers
     torch.set_num_threads(1)
     seed = torch.initial_seed() % 2**32  # distinct per worker and rank (DataLoader's base seed + id)
@@ -105,7 +111,8 @@ def micro_step(G_train: nn.Module, D_train: nn.Module, D: nn.Module, batch: dict
             feats_real = D(line, real)
         g_loss, g_terms = generator_objective(
             feats_fake, feats_real, fake.float(), real, adversarial=loss_cfg.adversarial,
-            lambda_fm=loss_cfg.lambda_fm, lambda_perc=loss_cfg.lambda_perc, lambda_l1=loss_cfg.lambda_l1, vgg=vgg)
+            lambda_fm=loss_cfg.lambda_fm, lambda_perc=loss_cfg.lambda_perc, lambda_l1=loss_cfg.lambda_l1, vgg=vgg,
+            lambda_adv=loss_cfg.lambda_adv)
         D.requires_grad_(True)
     (g_loss * scale).backward()
     n = line.shape[0]
@@ -114,12 +121,19 @@ def micro_step(G_train: nn.Module, D_train: nn.Module, D: nn.Module, batch: dict
         real_f = [[f[:n] for f in s] for s in both]
         fake_f = [[f[n:] for f in s] for s in both]
         d_loss = d_adversarial_loss(real_f, fake_f, loss_cfg.adversarial)
+    d_terms = {}
+    if loss_cfg.adversarial == "wgan-gp":
+        # Through the plain D, in float32: D_train (DDP) sees one forward per backward, and the penalty's
+        # parameter gradients join the same backward, so DDP reduces them with the rest.
+        gp = gradient_penalty(D, line, real.float(), fake.detach().float())
+        d_terms["d_gp"] = gp.detach()
+        d_loss = d_loss + loss_cfg.lambda_gp * gp
     (d_loss * scale).backward()
     # D's mean probability of "real" on real and on generated images, over the scales.
     d_real = torch.stack([s[-1].float().sigmoid().mean() for s in real_f]).mean()
     d_fake = torch.stack([s[-1].float().sigmoid().mean() for s in fake_f]).mean()
     return {**{k: v.float() for k, v in g_terms.items()},
-            "d_loss": d_loss.detach().float(), "d_real": d_real.detach(), "d_fake": d_fake.detach()}
+            "d_loss": d_loss.detach().float(), "d_real": d_real.detach(), "d_fake": d_fake.detach(), **d_terms}
 
 
 def _check_resumable(cfg: Config, saved: dict) -> None:
@@ -233,7 +247,8 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, log=print)
         bar = tqdm(total=tc.steps, initial=state.step, unit="step", dynamic_ncols=True, file=sys.stderr,
                    disable=None)
     t0, n0 = time.perf_counter(), state.step
-    terms_avg: dict[str, torch.Tensor] = {}
+    terms_avg: dict[str, torch.Tensor] = {}  # summed on device between log lines: no host sync per step
+    n_avg = 0
     last_saved = state.step
     try:
         while state.step < tc.steps and not stop.stop:
@@ -258,15 +273,16 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, log=print)
                     step_terms[k] = step_terms.get(k, 0) + v / tc.grad_accum
             opt_g.step()
             opt_d.step()
-            accumulate(G_ema, G, tc.ema_decay)
+            accumulate(G_ema, G, ema_decay_at(state.step, tc.ema_decay))
             state.step += 1
             for k, v in step_terms.items():
                 terms_avg[k] = terms_avg.get(k, 0) + v
+            n_avg += 1
 
             if main and (state.step % tc.log_every == 0 or state.step == tc.steps):
                 n = state.step - n0
-                avg = {k: float(v) / max(1, min(n, tc.log_every)) for k, v in terms_avg.items()}
-                terms_avg = {}
+                avg = {k: float(v) / n_avg for k, v in terms_avg.items()}
+                terms_avg, n_avg = {}, 0
                 ips = n * tc.batch_size / (time.perf_counter() - t0)
                 state.last = avg
                 for k, v in avg.items():
