@@ -82,6 +82,17 @@ def test_export_and_load_release(tmp_path):
         assert torch.allclose(v, state[k], atol=1e-2), k
 
 
+def test_init_from_release_weights(tmp_path, capsys):
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "run"), "--steps", "2"]) == 0
+    out = tmp_path / "m.safetensors"
+    assert main(["export", str(tmp_path / "run"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "b"), "--steps", "1", "--init-from", str(out)]) == 0
+    assert "from the weights in" in capsys.readouterr().out
+    assert main(["train", "tiny", "generator.num_blocks=1", "--out", str(tmp_path / "c"), "--steps", "1",
+                 "--init-from", str(out)]) == 2
+
+
 def test_dry_run_writes_nothing(tmp_path):
     assert main(["train", "tiny", "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
     assert not (tmp_path / "dry").exists()

@@ -55,6 +55,25 @@ def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> 
     return path, step
 
 
+def load_generator_weights(G: torch.nn.Module, path: str | Path, cfg: Config) -> dict:
+    """Load release weights into an already built generator ``G`` whose generator config must match."""
+    path = Path(path)
+    try:
+        meta = json.loads(config_path_for(path).read_text())
+        tensors = load_file(str(path))
+    except (ValueError, KeyError, SafetensorError, OSError) as exc:
+        raise IrodoriError(f"cannot load model {path}: {exc}") from exc
+    if meta.get("config", {}).get("generator") != cfg.to_dict()["generator"]:
+        raise IrodoriError(f"{path} holds a different generator than this config's")
+    own = G.state_dict()
+    expected = {k for k in own if not k.startswith("hint_encoder.vgg.")}
+    if set(tensors) != expected:
+        raise IrodoriError(f"{path} does not match its config: missing {sorted(expected - set(tensors))[:3]}, "
+                           f"unexpected {sorted(set(tensors) - expected)[:3]}")
+    G.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in tensors.items()}})
+    return meta
+
+
 def load_release(path: str | Path, device: str | torch.device = "cpu") -> tuple[Config, torch.nn.Module, dict]:
     """Load release weights and their config; returns (config, generator in eval mode, metadata)."""
     path = Path(path)
@@ -64,18 +83,11 @@ def load_release(path: str | Path, device: str | torch.device = "cpu") -> tuple[
     if not cfg_file.is_file():
         raise IrodoriError(f"model config not found: {cfg_file} (it is written next to the weights by `irodori export`)")
     try:
-        meta = json.loads(cfg_file.read_text())
-        cfg = config_from_dict(meta["config"])
-        tensors = load_file(str(path))
-    except (ValueError, KeyError, SafetensorError, OSError) as exc:
-        raise IrodoriError(f"cannot load model {path}: {exc}") from exc
+        cfg = config_from_dict(json.loads(cfg_file.read_text())["config"])
+    except (ValueError, KeyError, OSError) as exc:
+        raise IrodoriError(f"cannot load model config {cfg_file}: {exc}") from exc
     G = build_generator(cfg.generator)
     if getattr(G, "hint_encoder", None) is not None and hasattr(G.hint_encoder, "vgg"):
         G.hint_encoder.vgg.load_pretrained(None)
-    own = G.state_dict()
-    expected = {k for k in own if not k.startswith("hint_encoder.vgg.")}
-    if set(tensors) != expected:
-        raise IrodoriError(f"{path} does not match its config: missing {sorted(expected - set(tensors))[:3]}, "
-                           f"unexpected {sorted(set(tensors) - expected)[:3]}")
-    G.load_state_dict({**own, **{k: v.float() for k, v in tensors.items()}})
+    meta = load_generator_weights(G, path, cfg)
     return cfg, G.to(device).eval().requires_grad_(False), meta

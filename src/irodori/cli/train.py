@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (config, checkpoints, tb logs)")
     p.add_argument("--steps", type=int, help="total number of steps to reach (overrides train.steps)")
     p.add_argument("--dry-run", action="store_true", help="build everything, run one batch, write nothing")
+    p.add_argument("--init-from", metavar="FILE.safetensors",
+                   help="start a new run's generator (and its EMA) from release weights; ignored when resuming")
 
 
 def run(args) -> int:
@@ -29,7 +31,7 @@ def run(args) -> int:
     tune_allocator()  # before DataLoader workers fork: they inherit it (see irodori.data.runtime)
     overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
     cfg = load_config(args.config, overrides)
-    result = train(cfg, args.out, dry_run=args.dry_run)
+    result = train(cfg, args.out, dry_run=args.dry_run, init_from=args.init_from)
     if args.dry_run:
         return 0
     terms = " ".join(f"{k}={v:.4f}" for k, v in result.items() if k not in ("step", "interrupted"))

@@ -144,8 +144,13 @@ def _check_resumable(cfg: Config, saved: dict) -> None:
                 f"({saved.get(section)}); use another --out or the same config")
 
 
-def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, log=print) -> dict:
-    """Train (or resume) ``cfg`` into ``out_dir``; returns the final loss terms and step."""
+def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from: str | Path | None = None,
+          log=print) -> dict:
+    """Train (or resume) ``cfg`` into ``out_dir``; returns the final loss terms and step.
+
+    ``init_from``: release weights (``irodori export``) to start G and its EMA from when the run is new
+    (fine-tuning, or recovering a run whose checkpoints were lost); ignored when resuming.
+    """
     from irodori.data import build_dataset
 
     dist_info = distributed.setup()
@@ -189,8 +194,13 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, log=print)
         torch.set_rng_state(rng["torch"][dist_info.rank % len(rng["torch"])])
         if main:
             log(f"resuming from {latest} at step {state.step}")
-    elif main:
-        log(f"starting a new run in {out_dir}")
+    else:
+        if init_from is not None:
+            from irodori.release import load_generator_weights
+            load_generator_weights(G, init_from, cfg)
+            G_ema.load_state_dict(G.state_dict())
+        if main:
+            log(f"starting a new run in {out_dir}" + (f" from the weights in {init_from}" if init_from else ""))
 
     dataset = build_dataset(cfg.data, split=cfg.data.split, seed=tc.seed)
     sampler = ResumableSampler(len(dataset), dist_info.rank, dist_info.world_size, tc.seed,
