@@ -314,7 +314,7 @@ def test_broken_sources_are_clear_errors(keras_model, tmp_path, monkeypatch):
 
     def no_npm(*a, **k):
         raise FileNotFoundError("npm")
-    monkeypatch.setattr("irodori.eval.nsfwjs.subprocess.run", no_npm)
+    monkeypatch.setattr("irodori.npm.subprocess.run", no_npm)
     with pytest.raises(ConvertError, match="npm not found"):
         convert_nsfwjs(None, tmp_path / "w.safetensors")
 

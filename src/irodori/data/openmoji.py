@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -35,6 +34,7 @@ from PIL import Image
 
 from irodori.data.datasets import hash_split
 from irodori.data.imageio import to_rgb_array
+from irodori.npm import npm_pack
 from irodori.errors import IrodoriError
 
 OPENMOJI_VERSION = "17.0.0"
@@ -52,19 +52,8 @@ class PrepareError(IrodoriError):
 
 def fetch_package(workdir: Path, version: str = OPENMOJI_VERSION) -> Path:
     """``npm pack openmoji@VERSION`` into ``workdir``; returns the ``.tgz`` path."""
-    cmd = ["npm", "pack", f"openmoji@{version}"]
-    try:
-        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
-    except FileNotFoundError:
-        raise PrepareError("npm not found: install Node.js/npm, or pass --source with an openmoji "
-                           f"{version} .tgz or unpacked package") from None
-    except subprocess.TimeoutExpired:
-        raise PrepareError(f"`{' '.join(cmd)}` did not finish in 15 minutes") from None
-    tgz = sorted(workdir.glob("openmoji-*.tgz"))
-    if proc.returncode != 0 or not tgz:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise PrepareError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): " + " | ".join(tail))
-    return tgz[-1]
+    return npm_pack(f"openmoji@{version}", workdir, error=PrepareError,
+                    instead=f"pass --source with an openmoji {version} .tgz or unpacked package")
 
 
 def _extract_tgz(tgz: Path, workdir: Path) -> Path:

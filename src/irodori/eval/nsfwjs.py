@@ -30,7 +30,6 @@ import base64
 import json
 import os
 import re
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from irodori.npm import npm_pack
 from irodori.errors import IrodoriError, WeightsError
 from irodori.eval.inception import InceptionV3, load_state_dict_checked
 from irodori.weights import cache_dir
@@ -606,21 +606,10 @@ def load_nsfwjs_inception(path: str | os.PathLike | None = None) -> NSFWJSIncept
 # Fetching the package and converting
 
 
-def npm_pack(workdir: Path, spec: str = f"nsfwjs@{NSFWJS_VERSION}") -> Path:
+def fetch_package(workdir: Path, spec: str = f"nsfwjs@{NSFWJS_VERSION}") -> Path:
     """``npm pack SPEC`` into ``workdir``; returns the ``.tgz``."""
-    cmd = ["npm", "pack", spec]
-    try:
-        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
-    except FileNotFoundError:
-        raise ConvertError("npm not found: install Node.js/npm, or pass --source with the nsfwjs "
-                           f"{NSFWJS_VERSION} .tgz or an unpacked package") from None
-    except subprocess.TimeoutExpired:
-        raise ConvertError(f"`{' '.join(cmd)}` did not finish in 15 minutes") from None
-    tgz = sorted(workdir.glob("*.tgz"))
-    if proc.returncode != 0 or not tgz:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise ConvertError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): " + " | ".join(tail))
-    return tgz[-1]
+    return npm_pack(spec, workdir, error=ConvertError,
+                    instead=f"pass --source with the nsfwjs {NSFWJS_VERSION} .tgz or an unpacked package")
 
 
 def find_model_dir(source: Path, workdir: Path) -> Path:
@@ -650,7 +639,7 @@ def convert_nsfwjs(source: str | os.PathLike | None = None, out: str | os.PathLi
     out = Path(out) if out else cache_dir() / CONVERTED_FILENAME
     with tempfile.TemporaryDirectory(prefix="irodori-nsfwjs-") as tmp:
         work = Path(tmp)
-        src = Path(source) if source else npm_pack(work)
+        src = Path(source) if source else fetch_package(work)
         model = read_tfjs_model(find_model_dir(src, work))
         state, meta = keras_to_state_dict(model)
     meta.update(source=f"nsfwjs@{NSFWJS_VERSION}" if source is None else str(Path(source).name),
