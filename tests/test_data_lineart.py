@@ -68,7 +68,7 @@ def test_mixture_runs(drawing):
 
 
 def test_unavailable_methods_fail_clearly(drawing):
-    with pytest.raises(ConfigError, match="sketchkeras.*not implemented"):
+    with pytest.raises(ConfigError, match="sketchkeras.*convert-weights sketchkeras"):
         check_methods(PAPER_MIXTURE)
     with pytest.raises(ConfigError, match="cannot run"):
         extract_lineart(drawing, "mixture", np.random.default_rng(0))  # default: the paper's mixture

@@ -17,3 +17,7 @@ class WeightsError(IrodoriError):
 
 class InputError(IrodoriError):
     """An input image or hint file cannot be used."""
+
+
+class ConvertError(WeightsError):
+    """Third-party weights cannot be converted (wrong format, unexpected layout, fetch failed)."""

@@ -4,30 +4,74 @@ from __future__ import annotations
 
 import argparse
 
-#: Source name -> one-line description (the converters live in irodori.eval).
-SOURCES = {"nsfwjs": "InceptionV3 of the nsfwjs npm package (MIT), for FID features (inception-nsfwjs)"}
+#: Source name -> one-line description (the converters live in irodori.eval and irodori.extractors).
+SOURCES = {
+    "nsfwjs": "InceptionV3 of the nsfwjs npm package (MIT), for FID features (inception-nsfwjs)",
+    "sketchkeras": "the sketchKeras line extractor (lllyasviel) from its Keras mod.h5",
+    "simplification": "the Sketch Simplification line extractor (Simo-Serra et al.) from model_gan.pth",
+}
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "convert-weights", help="convert third-party weights (nsfwjs InceptionV3 for FID) to safetensors",
+        "convert-weights", help="convert third-party weights (nsfwjs InceptionV3, sketchKeras, "
+                                "Sketch Simplification) to safetensors",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="nsfwjs: read the TF.js layers model in nsfwjs@4.3.0's dist/models/inception_v3 (8-bit "
                     "quantized), dequantize it, map the Keras InceptionV3 onto irodori's InceptionV3 and write "
                     "safetensors into the cache dir, where `irodori evaluate --metrics fid` finds it. Without "
-                    "--source it runs `npm pack nsfwjs@4.3.0` in a temporary directory.")
+                    "a source it runs `npm pack nsfwjs@4.3.0` in a temporary directory. "
+                    "sketchkeras: read the Keras HDF5 mod.h5 of github.com/lllyasviel/sketchKeras (release 0.1) "
+                    "and check its graph. simplification: read model_gan.pth, the PyTorch state dict of "
+                    "github.com/bobbens/sketch_simplification's model_gan. Both write into the cache dir, where "
+                    "line extraction (data.line_methods, `irodori prepare lineart`) finds them; the converted "
+                    "file carries a SHA-256 of its tensors, checked on load.")
     p.add_argument("source_name", choices=sorted(SOURCES), metavar="NAME", help=f"one of: {', '.join(SOURCES)}")
-    p.add_argument("--source", help="the package .tgz, an unpacked package, or its model directory")
+    p.add_argument("src", nargs="?", default=None, metavar="SRC",
+                   help="the published file (mod.h5, model_gan.pth; for nsfwjs the package .tgz or directory)")
+    p.add_argument("--source", help="same as SRC (nsfwjs: the package .tgz, an unpacked package, or its model dir)")
     p.add_argument("--out", help="output .safetensors (default: the cache dir)")
 
 
-def run(args) -> int:
+def _run_nsfwjs(source, out) -> int:
     from irodori.eval.nsfwjs import NSFWJS_CLASSES, convert_nsfwjs, load_nsfwjs_inception
 
-    path = convert_nsfwjs(args.source, args.out)
+    path = convert_nsfwjs(source, out)
     model = load_nsfwjs_inception(path)
     n = sum(p.numel() for p in model.parameters())
     print(f"wrote {path}: InceptionV3 ({model.net.num_features}-d pool features, last pool "
           f"{model.net.Mixed_7c.pool}) + head over {', '.join(NSFWJS_CLASSES)}; {n:,} parameters")
     print(f"path={path}")
     return 0
+
+
+def _run_extractor(name: str, source, out) -> int:
+    from irodori.errors import WeightsError
+    from irodori.extractors import LEARNED, convert_simplification, convert_sketchkeras
+    from irodori.extractors.common import read_metadata
+
+    spec, _, load = LEARNED[name]
+    if source is None:
+        raise WeightsError(f"give the published {spec.source_filename}: `{spec.convert_command}` "
+                           f"(download it from {spec.source_url})")
+    convert = {"sketchkeras": convert_sketchkeras, "simplification": convert_simplification}[name]
+    path = convert(source, out)
+    net = load(path)
+    meta = read_metadata(path)
+    n = sum(p.numel() for p in net.parameters())
+    print(f"wrote {path}: {type(net).__name__} (width_div {meta['width_div']}), {n:,} parameters")
+    print(f"source {meta['source']} sha256={meta['source_sha256']}")
+    print(f"content sha256={meta['content_sha256']}")
+    print(f"path={path}")
+    return 0
+
+
+def run(args) -> int:
+    from irodori.errors import IrodoriError
+
+    if args.src and args.source and args.src != args.source:
+        raise IrodoriError(f"give the source once: SRC {args.src} and --source {args.source} differ")
+    source = args.src or args.source
+    if args.source_name == "nsfwjs":
+        return _run_nsfwjs(source, args.out)
+    return _run_extractor(args.source_name, source, args.out)

@@ -4,10 +4,12 @@ Every extractor takes an ``H×W×3 uint8`` RGB image (an ``H×W`` greyscale one 
 ``numpy.random.Generator``, draws its own parameters from documented ranges so line weight and
 tone vary between samples, and returns an ``H×W float32`` array in [0, 1] with white paper = 1.
 
-The paper mixes XDoG, sketchKeras and Sketch Simplification with p = 0.1 / 0.5 / 0.4. The two
-networks are not part of this module yet; :data:`LINE_EXTRACTORS` is the plain registry that
-names what can run, and :func:`check_methods` turns a mixture naming anything else into a
-:class:`~irodori.errors.ConfigError` at start-up, never a silent substitution.
+The paper mixes XDoG, sketchKeras and Sketch Simplification with p = 0.1 / 0.5 / 0.4.
+:data:`LINE_EXTRACTORS` names the classical extractors, which always run; :data:`LEARNED_EXTRACTORS`
+names the two networks (:mod:`irodori.extractors`), which run once their converted weights are
+found. :func:`check_methods` turns a mixture naming anything that cannot run into a
+:class:`~irodori.errors.ConfigError` at start-up (for a network: which file is missing and the
+``irodori convert-weights`` command that makes it), never a silent substitution.
 """
 
 from __future__ import annotations
@@ -25,12 +27,6 @@ from irodori.errors import ConfigError
 PAPER_MIXTURE: dict[str, float] = {"xdog": 0.1, "sketchkeras": 0.5, "simplification": 0.4}
 #: A mixture that runs with no weight files: two classical extractors.
 OFFLINE_MIXTURE: dict[str, float] = {"xdog": 0.5, "morph": 0.5}
-
-# Methods the paper uses that are not implemented yet, for the error message.
-_NOT_YET = {
-    "sketchkeras": "the sketchKeras network (lllyasviel, 2017)",
-    "simplification": "the Sketch Simplification network (Simo-Serra et al., 2016)",
-}
 
 
 def _grey(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -153,33 +149,65 @@ def extract_morph(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 Extractor = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
-#: The extractors that can run, by the name used in ``data.line_methods``. A learned extractor
-#: adds its entry here once it exists.
+#: The classical extractors, by the name used in ``data.line_methods``: they always run.
 LINE_EXTRACTORS: dict[str, Extractor] = {
     "xdog": extract_xdog,
     "morph": extract_morph,
 }
 
 
+def _extract_sketchkeras(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from irodori.extractors import extract_sketchkeras
+
+    return extract_sketchkeras(image, rng)
+
+
+def _extract_simplification(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from irodori.extractors import extract_simplification
+
+    return extract_simplification(image, rng)
+
+
+#: The learned extractors (:mod:`irodori.extractors`), by method name. Each loads its converted
+#: weights once per process (each DataLoader worker its own copy) and runs with one thread under
+#: ``torch.inference_mode``; they are deterministic (``rng`` unused). They run only when
+#: :func:`check_methods` finds their weights.
+LEARNED_EXTRACTORS: dict[str, Extractor] = {
+    "sketchkeras": _extract_sketchkeras,
+    "simplification": _extract_simplification,
+}
+
+
+def unavailable_reason(name: str) -> str | None:
+    """None if method ``name`` can run here, else why not."""
+    if name in LINE_EXTRACTORS:
+        return None
+    if name in LEARNED_EXTRACTORS:
+        from irodori.extractors import weights_problem
+
+        return weights_problem(name)
+    return "unknown method"
+
+
 def check_methods(line_methods: Mapping[str, float]) -> None:
     """Fail with :class:`ConfigError` unless every named method can run and the probabilities sum to 1.
 
     Called by the trainer (and :func:`irodori.data.build_dataset`) at start-up. A method named with
-    probability 0 must still exist: a config never names something that cannot run.
+    probability 0 must still exist: a config never names something that cannot run. A learned
+    method can run when its converted weights are found (header checked; the content hash is
+    verified when the network is loaded).
     """
     methods = dict(line_methods)
     if not methods:
         raise ConfigError("data.line_methods is empty; name at least one line extraction method")
-    missing = [name for name in methods if name not in LINE_EXTRACTORS]
-    if missing:
-        lines = []
-        for name in missing:
-            why = f"{_NOT_YET[name]} is not implemented yet" if name in _NOT_YET else "unknown method"
-            lines.append(f"{name!r} ({why})")
+    problems = {name: why for name in methods if (why := unavailable_reason(name)) is not None}
+    if problems:
+        lines = [f"{name!r} ({why})" for name, why in problems.items()]
         offline = ", ".join(f"{k}: {v}" for k, v in OFFLINE_MIXTURE.items())
         raise ConfigError(
-            f"data.line_methods names line extraction method(s) that cannot run: {'; '.join(lines)}. "
-            f"Available: {', '.join(LINE_EXTRACTORS)}. State the mixture explicitly, "
+            f"data.line_methods names line extraction method(s) that cannot run: {'; '.join(lines)}.\n"
+            f"Methods: {', '.join(LINE_EXTRACTORS)} (always), {', '.join(LEARNED_EXTRACTORS)} (with converted "
+            f"weights). Convert the missing weights, or state a mixture that runs without them explicitly, "
             f"e.g. data.line_methods='{{{offline}}}'")
     probs = list(methods.values())
     if any(not isinstance(p, (int, float)) or p < 0 for p in probs) or abs(sum(probs) - 1.0) > 1e-6:
@@ -206,13 +234,13 @@ def extract_lineart(image: np.ndarray, method: str, rng: np.random.Generator,
                     *, mixture: Mapping[str, float] | None = None) -> np.ndarray:
     """Line art of ``image`` (``H×W×3 uint8`` RGB) as ``H×W float32`` in [0, 1], white paper = 1.
 
-    ``method`` is a name in :data:`LINE_EXTRACTORS`, or ``"mixture"`` to draw one per call from
-    ``mixture`` (name -> probability; default :data:`PAPER_MIXTURE`, which raises
-    :class:`ConfigError` until the learned extractors exist).
+    ``method`` is a name in :data:`LINE_EXTRACTORS` or :data:`LEARNED_EXTRACTORS`, or ``"mixture"``
+    to draw one per call from ``mixture`` (name -> probability; default :data:`PAPER_MIXTURE`, which
+    raises :class:`ConfigError` unless the learned extractors' weights are found).
     """
     if method == "mixture":
         method = choose_method(PAPER_MIXTURE if mixture is None else mixture, rng)
-    fn = LINE_EXTRACTORS.get(method)
+    fn = LINE_EXTRACTORS.get(method) or LEARNED_EXTRACTORS.get(method)
     if fn is None:
         check_methods({method: 1.0})  # raises with the explanation
     return fn(image, rng)

@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from irodori.npm import npm_pack
-from irodori.errors import IrodoriError, WeightsError
+from irodori.errors import ConvertError, IrodoriError, WeightsError
 from irodori.eval.inception import InceptionV3, load_state_dict_checked
 from irodori.weights import cache_dir
 
@@ -50,10 +50,6 @@ NSFWJS_CLASSES = ("Drawing", "Hentai", "Neutral", "Porn", "Sexy")
 CONVERTED_FILENAME = f"nsfwjs-{NSFWJS_VERSION}-inception_v3.safetensors"
 ENV_VAR = "IRODORI_NSFWJS_INCEPTION"
 MODEL_SUBDIR = "dist/models/inception_v3"
-
-
-class ConvertError(IrodoriError):
-    """A weight source cannot be converted: missing, malformed, or not the expected network."""
 
 
 # ---------------------------------------------------------------------------
