@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from irodori.config import Config, config_from_dict
 from irodori.errors import IrodoriError
@@ -29,14 +27,7 @@ def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool =
                if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
     meta = {"config": cfg.to_dict(), "dtype": "float16" if fp16 else "float32", **meta}
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"irodori": json.dumps(meta)})
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    ckpt.atomic_write_bytes(out, lambda f: f.write(save(tensors, metadata={"irodori": json.dumps(meta)})))
     ckpt.atomic_write_text(config_path_for(out), json.dumps(meta, indent=1))
     return out
 

@@ -19,11 +19,19 @@ CHECKPOINT_VERSION = 1
 POINTER = "latest.json"
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, write_fn) -> None:
-    """Call ``write_fn(file_object)`` on a temp file next to ``path`` and rename it into place."""
+    """Call ``write_fn(file_object)`` on a temp file next to ``path`` and rename it into place
+    (with the permissions a plain ``open`` would give, not mkstemp's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _umask_mode())
     try:
         with os.fdopen(fd, "wb") as f:
             write_fn(f)
