@@ -89,14 +89,17 @@ def _download(spec: WeightSpec, dest: Path) -> None:
             os.unlink(tmp)
 
 
-def candidates(spec: WeightSpec, explicit: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+def candidates(spec, explicit: str | os.PathLike | None = None, *, torch_hub: bool = True) -> list[tuple[str, Path]]:
+    """Where a weight file (any record with ``env_var`` and ``filename``) is looked for, in order:
+    explicit path, ``$ENV_VAR``, the cache dir and, for files published the torch.hub way, its cache."""
     out = []
     if explicit:
         out.append(("explicit path", Path(explicit)))
     if os.environ.get(spec.env_var):
         out.append((f"${spec.env_var}", Path(os.environ[spec.env_var])))
     out.append(("cache dir", cache_dir() / spec.filename))
-    out.append(("torch hub cache", _torch_hub_dir() / spec.filename))
+    if torch_hub:
+        out.append(("torch hub cache", _torch_hub_dir() / spec.filename))
     return out
 
 

@@ -37,6 +37,7 @@ import torch
 
 from irodori.errors import ConvertError, WeightsError
 from irodori.weights import cache_dir, sha256_of
+from irodori.weights import candidates as weight_candidates
 
 #: Version of the converted-file layout written into the metadata.
 FORMAT_VERSION = 1
@@ -74,13 +75,7 @@ class ConvertedWeights:
 
 def candidates(spec: ConvertedWeights, explicit: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
     """Where ``spec`` is looked for, in order: explicit path, ``$ENV_VAR``, the cache dir."""
-    out = []
-    if explicit:
-        out.append(("explicit path", Path(explicit)))
-    if os.environ.get(spec.env_var):
-        out.append((f"${spec.env_var}", Path(os.environ[spec.env_var])))
-    out.append(("cache dir", cache_dir() / spec.filename))
-    return out
+    return weight_candidates(spec, explicit, torch_hub=False)
 
 
 def read_metadata(path: Path) -> dict:
