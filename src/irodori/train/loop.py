@@ -259,7 +259,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
     t0, n0 = time.perf_counter(), state.step
     terms_avg: dict[str, torch.Tensor] = {}  # summed on device between log lines: no host sync per step
     n_avg = 0
-    last_saved = state.step
+    last_saved, last_path = state.step, None
     try:
         while state.step < tc.steps and not stop.stop:
             G_train.train()
@@ -312,7 +312,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
                 writer.add_image("samples/line_hints_output_truth", image_grid(fixed_batch, out.float().cpu()),
                                  state.step)
             if state.step % tc.ckpt_every == 0:
-                save()
+                last_path = save()
                 last_saved = state.step
             if bar is not None:
                 bar.update(1)
@@ -323,10 +323,11 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
             signal.signal(s, h)
         if bar is not None:
             bar.close()
-    if state.step != last_saved:
-        path = save()
-        if main and stop.stop:
-            log(f"stopped by {stop.signal} at step {state.step}; checkpoint written to {path}")
+    if state.step != last_saved or (stop.stop and last_path is None):
+        last_path = save()
+    if main and stop.stop:
+        # the signal may land just after a periodic save: that checkpoint is the one to resume from
+        log(f"stopped by {stop.signal} at step {state.step}; checkpoint written to {last_path}")
     if dist_info.enabled:
         in_sync = distributed.all_ranks_equal(torch.cat([p.detach().flatten() for p in G.parameters()]))
         if main:
