@@ -3,7 +3,7 @@ import math
 import torch
 
 from irodori.losses import (PERCEPTUAL_WEIGHTS, d_adversarial_loss, feature_matching_loss, g_adversarial_loss,
-                            generator_objective, perceptual_loss)
+                            generator_objective, hint_l1_loss, perceptual_loss)
 from irodori.models.vgg import VGG19Features
 
 
@@ -62,3 +62,31 @@ def test_generator_objective_is_eq4():
     total, terms = generator_objective(fake_f, real_f, fake, real, lambda_fm=10, lambda_perc=0, lambda_l1=2)
     expected = terms["g_adv"] + 10 * terms["g_fm"] + 2 * terms["g_l1"]
     assert torch.allclose(total, expected) and terms["g_l1"].item() == 1.0
+
+
+def test_hint_l1_counts_only_hinted_pixels():
+    real = torch.zeros(2, 3, 8, 8)
+    fake = real.clone()
+    fake[:, :, :4] = 1.0  # wrong in the top half only
+    mask = torch.zeros(2, 1, 8, 8)
+    assert hint_l1_loss(fake, real, mask).item() == 0.0  # no hints: no term, no NaN
+    mask[0, :, 6:, 6:] = 1  # hints where the output is right
+    assert hint_l1_loss(fake, real, mask).item() == 0.0
+    mask[1, :, :2, :2] = 1  # and 4 pixels where it is off by 1
+    assert math.isclose(hint_l1_loss(fake, real, mask).item(), 0.5)
+
+
+def test_generator_objective_adds_the_hint_term():
+    fake_f, real_f = _feats(0), _feats(0)
+    fake, real = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :2, :2] = 1
+    total, terms = generator_objective(fake_f, real_f, fake, real, lambda_fm=0, lambda_perc=0, lambda_hint=5,
+                                       mask=mask)
+    assert torch.allclose(total, terms["g_adv"] + 5 * terms["g_hint"]) and terms["g_hint"].item() == 1.0
+    try:
+        generator_objective(fake_f, real_f, fake, real, lambda_fm=0, lambda_perc=0, lambda_hint=5)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("lambda_hint without a mask must fail")

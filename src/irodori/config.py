@@ -97,6 +97,8 @@ class LossConfig:
     lambda_fm: float = 10.0
     lambda_perc: float = 10.0
     lambda_l1: float = 0.0
+    #: Extra L1 over the hinted pixels only (not in the paper; 0 keeps Eq. 4 as published).
+    lambda_hint: float = 0.0
     #: Weight of the adversarial term in G's objective (AlacGAN weighs its WGAN term down).
     lambda_adv: float = 1.0
     #: Gradient-penalty weight (adversarial == "wgan-gp" only).

@@ -85,10 +85,23 @@ def perceptual_loss(vgg: VGG19Features, fake: torch.Tensor, real: torch.Tensor) 
     return sum(w * F.l1_loss(ff[k], fr[k].detach()) for k, w in zip(PERCEPTUAL_LAYERS, PERCEPTUAL_WEIGHTS))
 
 
+def hint_l1_loss(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean L1 between output and ground truth over the hinted pixels only (0 when a batch has no hint).
+
+    A sparse term: hints cover ~1% of the pixels, so a whole-image L1 hardly notices whether a
+    user's color came out where it was asked for. ``mask`` is (N,1,H,W) in {0, 1}.
+    """
+    mask = mask.to(fake.dtype)
+    return ((fake - real).abs() * mask).sum() / (mask.sum() * fake.shape[1]).clamp_min(1.0)
+
+
 def generator_objective(fake_feats, real_feats, fake, real, *, adversarial: str = "bce", lambda_fm: float = 10.0,
                         lambda_perc: float = 10.0, lambda_l1: float = 0.0, vgg: VGG19Features | None = None,
-                        lambda_adv: float = 1.0):
-    """Eq. 4 for G: λ_adv adv + λ (FM + perc) [+ λ_l1 L1]. Returns (total, dict of detached terms)."""
+                        lambda_adv: float = 1.0, lambda_hint: float = 0.0, mask: torch.Tensor | None = None):
+    """Eq. 4 for G: λ_adv adv + λ (FM + perc) [+ λ_l1 L1] [+ λ_hint L1 at hints].
+
+    Returns (total, dict of detached terms). ``mask`` (the hint mask) is needed when λ_hint > 0.
+    """
     terms = {"g_adv": g_adversarial_loss(fake_feats, adversarial)}
     total = lambda_adv * terms["g_adv"]
     if lambda_fm:
@@ -100,5 +113,10 @@ def generator_objective(fake_feats, real_feats, fake, real, *, adversarial: str 
     if lambda_l1:
         terms["g_l1"] = F.l1_loss(fake, real)
         total = total + lambda_l1 * terms["g_l1"]
+    if lambda_hint:
+        if mask is None:
+            raise ValueError("lambda_hint > 0 needs the hint mask")
+        terms["g_hint"] = hint_l1_loss(fake, real, mask)
+        total = total + lambda_hint * terms["g_hint"]
     terms["g_total"] = total
     return total, {k: v.detach() for k, v in terms.items()}
