@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 
 from irodori.config import Config
 from irodori.data.imageio import to_rgb_array
-from irodori.errors import InputError, IrodoriError
+from irodori.errors import ConfigError, InputError, IrodoriError
 from irodori.hint_input import HintLayer, draw_hints, validate_hints, Hint
 
 #: Refuse inputs larger than this many pixels (about 7000 x 7000).
@@ -27,6 +27,8 @@ MAX_PIXELS = 50_000_000
 ASSET_DIR = Path(__file__).parent / "assets" / "models"
 #: Bundled models: name -> file in irodori/assets/models (config next to it as .json).
 BUNDLED = {"demo": "demo.safetensors"}
+#: How the generator runs: the torch module, or its ONNX export in ONNX Runtime (CPU).
+BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -109,7 +111,13 @@ class Colorizer:
 
     def __init__(self, generator: torch.nn.Module, config: Config, meta: dict | None = None,
                  device: str | torch.device = "cpu", max_pixels: int = MAX_PIXELS):
-        self.generator = generator.eval().to(device)
+        """``generator``: a torch module, or any callable with its ``(line, hint, mask, flat=True)``
+        signature such as :class:`irodori.onnx_backend.OnnxGenerator` (which runs on the CPU)."""
+        if isinstance(generator, torch.nn.Module):
+            generator = generator.eval().to(device)
+        elif torch.device(device).type != "cpu":
+            raise ConfigError(f"{type(generator).__name__} runs on the CPU; got device {device}")
+        self.generator = generator
         self.config = config
         self.meta = meta or {}
         self.device = torch.device(device)
@@ -117,12 +125,34 @@ class Colorizer:
 
     @classmethod
     def from_pretrained(cls, path_or_name: str | os.PathLike = "demo", device: str | torch.device = "cpu",
-                        **kwargs) -> "Colorizer":
+                        backend: str = "torch", **kwargs) -> "Colorizer":
         """A bundled model name (``demo``), a ``.safetensors`` release file (config as ``.json`` next to it),
-        a directory holding ``model.safetensors``, or a training run directory (its newest EMA generator)."""
+        a directory holding ``model.safetensors``, a training run directory (its newest EMA generator), or
+        an ``.onnx`` file written by ``irodori export-onnx`` (ONNX backend only).
+
+        ``backend="onnx"`` runs the generator with ONNX Runtime on the CPU: the model is exported once
+        and cached under the irodori cache dir (see :func:`irodori.onnx_backend.cached_onnx_generator`)."""
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        key = str(path_or_name)
+        if key.lower().endswith(".onnx"):
+            if backend != "onnx":
+                raise ConfigError(f"{key} is an ONNX model: load it with backend='onnx'")
+            from irodori.onnx_backend import OnnxGenerator
+
+            G = OnnxGenerator(key)
+            return cls(G, G.config, {**G.metadata, "source": key}, device, **kwargs)
+        G, cfg, meta = cls._load_torch(key, "cpu" if backend == "onnx" else device)
+        if backend == "onnx":
+            from irodori.onnx_backend import cached_onnx_generator
+
+            G = cached_onnx_generator(G, cfg)
+        return cls(G, cfg, meta, device, **kwargs)
+
+    @staticmethod
+    def _load_torch(key: str, device) -> tuple[torch.nn.Module, Config, dict]:
         from irodori.release import load_release
 
-        key = str(path_or_name)
         if key in BUNDLED:
             path = ASSET_DIR / BUNDLED[key]
             if not path.is_file():
@@ -131,13 +161,13 @@ class Colorizer:
             path = Path(key)
             if path.is_dir():
                 if (path / "checkpoints").is_dir():
-                    return cls._from_run_dir(path, device, **kwargs)
+                    return Colorizer._load_run_dir(path, device)
                 path = path / "model.safetensors"
         cfg, G, meta = load_release(path, device)
-        return cls(G, cfg, meta, device, **kwargs)
+        return G, cfg, meta
 
-    @classmethod
-    def _from_run_dir(cls, run_dir: Path, device, **kwargs) -> "Colorizer":
+    @staticmethod
+    def _load_run_dir(run_dir: Path, device) -> tuple[torch.nn.Module, Config, dict]:
         from irodori.config import config_from_dict
         from irodori.models import build_generator
         from irodori.train import checkpoint as ckpt
@@ -149,7 +179,7 @@ class Colorizer:
         cfg = config_from_dict(state["config"])
         G = build_generator(cfg.generator)
         G.load_state_dict(state["G_ema"])
-        return cls(G, cfg, {"step": state["step"], "source": str(latest)}, device, **kwargs)
+        return G.to(device).eval(), cfg, {"step": state["step"], "source": str(latest)}
 
     @property
     def native_size(self) -> int:

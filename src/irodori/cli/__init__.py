@@ -10,10 +10,11 @@ from irodori.errors import IrodoriError
 
 def _commands() -> dict:
     # Imported here so `irodori --help` stays fast and each subcommand imports only what it needs.
-    from irodori.cli import bench, colorize, convert_weights, evaluate, export, info, prepare, serve, table1, train
+    from irodori.cli import (bench, colorize, convert_weights, evaluate, export, export_onnx, info, prepare, serve,
+                             table1, train)
     return {"colorize": colorize, "info": info, "prepare": prepare, "train": train, "export": export,
-            "evaluate": evaluate, "bench": bench, "serve": serve, "convert-weights": convert_weights,
-            "table1": table1}
+            "export-onnx": export_onnx, "evaluate": evaluate, "bench": bench, "serve": serve,
+            "convert-weights": convert_weights, "table1": table1}
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:

@@ -87,11 +87,14 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="square input size in pixels")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, usually all cores)")
     p.add_argument("--n", type=int, default=10, help="timed forward passes")
-    p.add_argument("--backend", choices=("torch",), default="torch", help="inference backend")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="torch: the module's forward; onnx: its flat-output ONNX export in ONNX Runtime "
+                        "(exported to a temp file; with the same number of threads)")
 
 
 def _run_infer(args) -> int:
-    """Latency of one generator forward (batch 1, 5-channel input, inference mode), peak RSS, MACs, and this
+    """Latency of one generator forward (batch 1, 5-channel input, inference mode; with ``--backend onnx`` one
+    ONNX Runtime run of the flat-output export on the same inputs), peak RSS, MACs, and this
     machine's conv peak measured in the same run; the last line is the ratio of the median latency to the
     time the MACs would take at that peak."""
     import torch
@@ -117,8 +120,19 @@ def _run_infer(args) -> int:
     with torch.device("meta"):
         _, macs = summarize(build_generator(cfg.generator), generator_inputs(1, args.size, "meta"))
     x = generator_inputs(1, args.size)
-    with torch.inference_mode():
-        stats = summarize_ms(time_calls(lambda: G(*x), args.n))
+    if args.backend == "onnx":
+        import tempfile
+        from pathlib import Path
+
+        from irodori.onnx_backend import OnnxGenerator, export_onnx
+
+        with tempfile.TemporaryDirectory() as tmp:
+            session = OnnxGenerator(export_onnx(G, cfg, Path(tmp) / "generator.onnx"))
+        feeds = [t.numpy() for t in x]
+        stats = summarize_ms(time_calls(lambda: session.run(*feeds), args.n))
+    else:
+        with torch.inference_mode():
+            stats = summarize_ms(time_calls(lambda: G(*x), args.n))
     peak = conv_peak_gflops()
     bound_ms = 2 * macs / (peak * 1e9) * 1000
     print(f"bench infer: {what}, {args.size}x{args.size}, backend {args.backend}, "

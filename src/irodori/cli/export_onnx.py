@@ -1,0 +1,31 @@
+"""``irodori export-onnx``: a trained generator as an ONNX model for ONNX Runtime and other runtimes."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    from irodori.onnx_backend import DEFAULT_OPSET
+
+    p = sub.add_parser("export-onnx", help="export a trained generator to ONNX (dynamic batch and size)",
+                       description="Write the generator's flat-color output (what the pipeline runs) as ONNX: "
+                                   "inputs line (N,1,H,W), hint (N,3,H,W) in [-1,1] and mask (N,1,H,W) in {0,1}, "
+                                   "output flat (N,3,H,W) in [-1,1]; N, H and W dynamic, H and W multiples of 16. "
+                                   "The model config travels in the file's metadata, so `irodori colorize "
+                                   "--backend onnx --model FILE.onnx` can use it. Needs `pip install 'irodori[onnx]'`.")
+    p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
+    p.add_argument("--out", required=True, metavar="FILE.onnx", help="output file (written atomically)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
+
+
+def run(args) -> int:
+    from irodori.errors import ConfigError
+    from irodori.onnx_backend import export_onnx
+    from irodori.pipeline import Colorizer
+
+    if args.model.lower().endswith(".onnx"):
+        raise ConfigError(f"--model {args.model} is already an ONNX model")
+    col = Colorizer.from_pretrained(args.model)
+    metadata = {"source": args.model, **{k: str(col.meta[k]) for k in ("step",) if k in col.meta}}
+    path = export_onnx(col.generator, col.config, args.out, opset=args.opset, metadata=metadata)
+    print(f"wrote {path} (model {args.model}, opset {args.opset}, {path.stat().st_size / 1e6:.1f} MB)")
+    return 0
