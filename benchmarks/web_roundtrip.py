@@ -6,7 +6,7 @@ working resolution asked for, and prints min / median / max of the wall-clock ti
 request to holding the decoded PNG. The server's own time (``X-Colorize-Seconds``) is printed beside it,
 so the remainder is HTTP, multipart parsing and PNG encode/decode.
 
-    python benchmarks/web_roundtrip.py [--model demo] [--size 512] [--resolutions native,512] [--n 20]
+    python benchmarks/web_roundtrip.py [--model demo] [--size 512] [--resolutions native,512] [--n 20] [--backend torch|onnx]
 
 The last line is ``roundtrip_median_ms=<float>`` for the first resolution (the page's default preview).
 Not part of the test suite; run it on an otherwise idle machine.
@@ -64,11 +64,12 @@ def main() -> int:
                    help="comma-separated working resolutions; 'native' sends none (the model's own scale)")
     p.add_argument("--n", type=int, default=20, help="timed requests per resolution")
     p.add_argument("--threads", type=int, default=0, help="`irodori serve --threads` (0: its default)")
+    p.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="`irodori serve --backend`")
     args = p.parse_args()
 
     port = free_port()
     cmd = [sys.executable, "-m", "irodori", "serve", "--model", args.model, "--port", str(port),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads), "--backend", args.backend]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     first = None

@@ -123,7 +123,7 @@ def test_cli_colorize_backend_onnx_equals_torch(model_path, tmp_path):
     for backend in ("torch", "onnx"):
         outs[backend] = tmp_path / f"{backend}.png"
         assert main(["colorize", str(src), "-o", str(outs[backend]), "--model", str(model_path),
-                     "--hint", "10,10,#00ff00,4", "--backend", backend]) == 0
+                     "--hint", "10,10,#00ff00,4", "--backend", backend, "--precision", "fp32"]) == 0
     a, b = (np.asarray(Image.open(outs[k]), np.int16) for k in ("torch", "onnx"))
     assert a.shape == b.shape == (60, 90, 3)
     assert np.abs(a - b).max() <= 1

@@ -5,14 +5,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from irodori.cli import main
 from irodori.config import load_config
 from irodori.data import build_dataset
 from irodori.models import build_discriminator, build_generator
-from irodori.release import export_release, load_release
+from irodori.release import load_release
 from irodori.train import checkpoint as ckpt
 from irodori.train.loop import micro_step
 

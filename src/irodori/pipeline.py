@@ -21,6 +21,7 @@ from irodori.config import Config
 from irodori.data.imageio import to_rgb_array
 from irodori.errors import ConfigError, InputError, IrodoriError
 from irodori.hint_input import HintLayer, draw_hints, validate_hints, Hint
+from irodori.inference import as_input, prepare_generator, resolve_precision
 
 #: Refuse inputs larger than this many pixels (about 7000 x 7000).
 MAX_PIXELS = 50_000_000
@@ -110,13 +111,21 @@ class Colorizer:
     """A trained generator plus everything needed to apply it to any line art."""
 
     def __init__(self, generator: torch.nn.Module, config: Config, meta: dict | None = None,
-                 device: str | torch.device = "cpu", max_pixels: int = MAX_PIXELS):
+                 device: str | torch.device = "cpu", max_pixels: int = MAX_PIXELS, precision: str = "fp32"):
         """``generator``: a torch module, or any callable with its ``(line, hint, mask, flat=True)``
-        signature such as :class:`irodori.onnx_backend.OnnxGenerator` (which runs on the CPU)."""
+        signature such as :class:`irodori.onnx_backend.OnnxGenerator` (which runs on the CPU, in fp32).
+
+        ``precision``: ``fp32`` (default; the numbers evaluation reports), ``bf16``, or ``auto`` (bf16
+        where the hardware computes it natively; see :mod:`irodori.inference`). A torch module is
+        converted in place (dtype, and channels-last on the CPU)."""
         if isinstance(generator, torch.nn.Module):
-            generator = generator.eval().to(device)
-        elif torch.device(device).type != "cpu":
-            raise ConfigError(f"{type(generator).__name__} runs on the CPU; got device {device}")
+            generator, self.dtype = prepare_generator(generator, device, precision)
+        else:
+            if torch.device(device).type != "cpu":
+                raise ConfigError(f"{type(generator).__name__} runs on the CPU; got device {device}")
+            if resolve_precision(precision, device) != torch.float32 and precision != "auto":
+                raise ConfigError(f"{type(generator).__name__} runs in fp32 only; got precision {precision}")
+            self.dtype = torch.float32
         self.generator = generator
         self.config = config
         self.meta = meta or {}
@@ -214,11 +223,11 @@ class Colorizer:
         interp = cv2.INTER_AREA if (h < H or w < W) else cv2.INTER_LINEAR
         line_lr = cv2.resize(line, (w, h), interpolation=interp)
         hint_lr, mask_lr = resize_hints(layer, h, w)
-        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(self.device)  # noqa: E731
-        line_t = to_t(line_lr * 2 - 1)[None, None]
-        hint_t = to_t(hint_lr.transpose(2, 0, 1) * 2 - 1)[None]
-        mask_t = to_t(mask_lr)[None, None]
-        flat_t = self.generator(line_t, hint_t * mask_t, mask_t, flat=True)
+        to_t = lambda a: as_input(torch.from_numpy(np.ascontiguousarray(a)), self.dtype, self.device)  # noqa: E731
+        line_t = to_t((line_lr * 2 - 1)[None, None])
+        mask_t = to_t(mask_lr[None, None])
+        hint_t = to_t((hint_lr.transpose(2, 0, 1) * 2 - 1)[None] * mask_lr[None, None])
+        flat_t = self.generator(line_t, hint_t, mask_t, flat=True)
         flat_lr = ((flat_t[0].float().clamp(-1, 1) + 1) * 0.5).permute(1, 2, 0).cpu().numpy()
         flat = cv2.resize(flat_lr, (W, H), interpolation=cv2.INTER_CUBIC) if (h, w) != (H, W) else flat_lr
         flat = np.clip(flat, 0, 1)

@@ -90,6 +90,9 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="torch: the module's forward; onnx: its flat-output ONNX export in ONNX Runtime "
                         "(exported to a temp file; with the same number of threads)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="torch backend's precision, as `irodori colorize` uses it (auto: bf16 where the CPU "
+                        "computes it natively); the conv peak is measured in the same precision")
 
 
 def _run_infer(args) -> int:
@@ -109,14 +112,17 @@ def _run_infer(args) -> int:
         raise ConfigError("--size must be a positive multiple of 16 and --n >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
+    precision = args.precision if args.backend == "torch" else "fp32"  # ONNX Runtime runs the fp32 export
     if args.preset:
+        from irodori.inference import prepare_generator
+
         cfg = load_config(args.preset)
-        G = build_generator(cfg.generator).eval()
+        G, dtype = prepare_generator(build_generator(cfg.generator), "cpu", precision)
         what = f"preset {args.preset} (random weights)"
     else:
         from irodori.pipeline import Colorizer
-        col = Colorizer.from_pretrained(args.model or "demo")
-        cfg, G, what = col.config, col.generator, f"model {args.model or 'demo'}"
+        col = Colorizer.from_pretrained(args.model or "demo", precision=precision)
+        cfg, G, dtype, what = col.config, col.generator, col.dtype, f"model {args.model or 'demo'}"
     with torch.device("meta"):
         _, macs = summarize(build_generator(cfg.generator), generator_inputs(1, args.size, "meta"))
     x = generator_inputs(1, args.size)
@@ -131,16 +137,20 @@ def _run_infer(args) -> int:
         feeds = [t.numpy() for t in x]
         stats = summarize_ms(time_calls(lambda: session.run(*feeds), args.n))
     else:
+        from irodori.inference import as_input
+
+        x = [as_input(t, dtype, "cpu") for t in x]
         with torch.inference_mode():
-            stats = summarize_ms(time_calls(lambda: G(*x), args.n))
-    peak = conv_peak_gflops()
+            stats = summarize_ms(time_calls(lambda: G(*x, flat=True), args.n))
+    peak = conv_peak_gflops(dtype=dtype)
     bound_ms = 2 * macs / (peak * 1e9) * 1000
-    print(f"bench infer: {what}, {args.size}x{args.size}, backend {args.backend}, "
+    print(f"bench infer: {what}, {args.size}x{args.size}, backend {args.backend}, {str(dtype)[6:]}, "
           f"{torch.get_num_threads()} threads, n={args.n}")
     print(f"latency: min {stats['min_ms']:.1f} ms, median {stats['median_ms']:.1f} ms, max {stats['max_ms']:.1f} ms")
     print(f"peak_rss_mb={peak_rss_mb():.0f}")
     print(f"macs={macs} ({macs / 1e9:.2f} GMAC)")
-    print(f"conv_peak_gflops={peak:.1f} (3x3 conv, 256 ch, 64x64) -> flop bound {bound_ms:.1f} ms")
+    print(f"conv_peak_gflops={peak:.1f} ({str(dtype)[6:]} 3x3 conv, 256 ch, 64x64, channels-last) "
+          f"-> flop bound {bound_ms:.1f} ms")
     print(f"median_ms={stats['median_ms']:.2f}")
     print(f"ratio_to_flop_bound={stats['median_ms'] / bound_ms:.3f}")
     return 0

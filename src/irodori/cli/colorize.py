@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--resolution", type=int, help="working long side in pixels (default: the model's own scale)")
     p.add_argument("--layers", action="store_true", help="also write the line layer (RGBA) and the flat colors")
     p.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="torch backend: auto = bf16 where the CPU computes it natively (AMX / AVX-512 BF16; "
+                        "about 4x faster, within 2/255 of fp32), else fp32")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="run the generator in torch or in ONNX Runtime (exported once and cached; "
                         "needs `pip install 'irodori[onnx]'`); a --model ending in .onnx needs onnx")
@@ -105,7 +108,8 @@ def run(args) -> int:
         raise InputError(f"-o {out} names a file but there are {len(files)} inputs; give a folder")
     if args.hints and not Path(args.hints).is_file():
         raise InputError(f"hint file {args.hints} does not exist")
-    colorizer = Colorizer.from_pretrained(args.model, backend=args.backend)
+    colorizer = Colorizer.from_pretrained(args.model, backend=args.backend,
+                                          precision=args.precision if args.backend == "torch" else "fp32")
 
     failures = 0
     bar = None

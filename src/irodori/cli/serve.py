@@ -23,6 +23,12 @@ def add_parser(sub) -> None:
     p.add_argument("--max-resolution", type=int, default=1024, help="largest working resolution a client may ask for")
     p.add_argument("--workers", type=int, default=1, help="inferences running at once (threads)")
     p.add_argument("--queue", type=int, default=8, help="requests that may wait for a worker")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="run the generator in torch or in ONNX Runtime (needs the `onnx` extra; exported once "
+                        "into the cache dir)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="torch backend: auto = bf16 where the CPU computes it natively (AMX / AVX-512 BF16), "
+                        "else fp32")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads in all (0: every core, split among workers)")
 
@@ -59,12 +65,13 @@ def run(args) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     torch.set_num_threads(threads)
 
-    colorizer = Colorizer.from_pretrained(args.model, max_pixels=args.max_pixels)
+    colorizer = Colorizer.from_pretrained(args.model, backend=args.backend, max_pixels=args.max_pixels,
+                                          precision=args.precision if args.backend == "torch" else "fp32")
     app = create_app(colorizer, max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
                      max_resolution=args.max_resolution, workers=args.workers, queue_size=args.queue,
                      model_name=_display_name(args.model), model_card=find_model_card(args.model))
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"irodori serve: model {args.model} on http://{host}:{args.port}/ "
-          f"({args.workers} worker(s) x {threads} thread(s), queue {args.queue}); Ctrl+C stops", flush=True)
+          f"({args.backend}, {str(colorizer.dtype).removeprefix('torch.')}, {args.workers} worker(s) x {threads} thread(s), queue {args.queue}); Ctrl+C stops", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
     return 0

@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from irodori.npm import npm_pack
-from irodori.errors import ConvertError, IrodoriError, WeightsError
+from irodori.errors import ConvertError, WeightsError
 from irodori.eval.inception import InceptionV3, load_state_dict_checked
 from irodori.weights import cache_dir
 

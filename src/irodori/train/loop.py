@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from irodori import __version__
 from irodori.config import Config
-from irodori.errors import ConfigError, IrodoriError
+from irodori.errors import ConfigError
 from irodori.losses import d_adversarial_loss, generator_objective, gradient_penalty
 from irodori.models import build_discriminator, build_generator, needs_vgg_weights
 from irodori.models.vgg import VGG19Features
