@@ -189,3 +189,14 @@ def test_config_naming_an_unavailable_extractor_fails_at_start(tmp_path, capsys)
     assert main(["train", "tiny", "data.line_methods={xdog: 0.5, sketchkeras: 0.5}",
                  "--out", str(tmp_path / "x"), "--steps", "1"]) == 2
     assert "sketchkeras" in capsys.readouterr().err
+
+
+def test_train_precision_is_reported_and_validated(tmp_path, capsys):
+    for precision, says in (("bf16", "bf16 autocast"), ("fp32", "fp32")):
+        assert main(["train", "tiny", *FAST, f"train.precision={precision}", "--out", str(tmp_path / precision),
+                     "--steps", "1"]) == 0
+        out = capsys.readouterr().out
+        assert f"forward passes in {says} on cpu" in out
+        assert _final_state(tmp_path / precision)["G"]["stem.0.weight"].dtype == torch.float32  # weights stay fp32
+    assert main(["train", "tiny", "train.precision=fp16", "--out", str(tmp_path / "bad"), "--steps", "1"]) == 2
+    assert "train.precision" in capsys.readouterr().err

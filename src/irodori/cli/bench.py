@@ -162,6 +162,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, help="batch size (default: the preset's train.batch_size)")
     p.add_argument("--n", type=int, default=3, help="timed steps")
     p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="autocast precision, as train.precision (default: the preset's)")
 
 
 def _run_train(args) -> int:
@@ -169,15 +171,20 @@ def _run_train(args) -> int:
     without data loading; VGG-based losses are skipped when their weights are missing."""
     import torch
 
+    import contextlib
+
     from irodori.config import load_config
+    from irodori.inference import resolve_precision
     from irodori.models import build_discriminator, build_generator
     from irodori.perf import summarize_ms, time_calls
     from irodori.train.loop import micro_step
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = load_config(args.preset)
+    cfg = load_config(args.preset, [f"train.precision={args.precision}"] if args.precision else [])
     size, batch = args.size or cfg.data.size, args.batch or cfg.train.batch_size
+    amp = resolve_precision(cfg.train.precision, "cpu")
+    autocast = (lambda: torch.autocast("cpu", dtype=amp)) if amp != torch.float32 else contextlib.nullcontext
     G, D = build_generator(cfg.generator), build_discriminator(cfg.discriminator)
     opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=cfg.train.lr)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.train.lr)
@@ -190,12 +197,13 @@ def _run_train(args) -> int:
     def step():
         opt_g.zero_grad(set_to_none=True)
         opt_d.zero_grad(set_to_none=True)
-        micro_step(G, D, D, b, cfg.loss)
+        micro_step(G, D, D, b, cfg.loss, autocast=autocast)
         opt_g.step()
         opt_d.step()
 
     stats = summarize_ms(time_calls(step, args.n, warmup=1))
-    print(f"bench train: preset {args.preset}, {size}x{size}, batch {batch}, {torch.get_num_threads()} threads "
+    print(f"bench train: preset {args.preset}, {size}x{size}, batch {batch}, {torch.get_num_threads()} threads, "
+          f"{'bf16 autocast' if amp == torch.bfloat16 else 'fp32'} "
           f"(perceptual loss {'off' if cfg.loss.perceptual == 'none' else 'skipped: no VGG weights loaded'})")
     print(f"step: min {stats['min_ms']:.0f} ms, median {stats['median_ms']:.0f} ms")
     print(f"images_per_s={batch / (stats['median_ms'] / 1000):.2f}")

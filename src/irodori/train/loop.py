@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from irodori import __version__
 from irodori.config import Config
 from irodori.errors import ConfigError
+from irodori.inference import resolve_precision
 from irodori.losses import d_adversarial_loss, generator_objective, gradient_penalty
 from irodori.models import build_discriminator, build_generator, needs_vgg_weights
 from irodori.models.vgg import VGG19Features
@@ -215,8 +216,12 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
         D_train = DDP(D, device_ids=[device.index] if device.type == "cuda" else None)
     else:
         G_train, D_train = G, D
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" \
+    amp_dtype = resolve_precision(tc.precision, device)
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype != torch.float32 \
         else contextlib.nullcontext
+    if main:
+        log(f"forward passes in {'bf16 autocast' if amp_dtype == torch.bfloat16 else 'fp32'} on {device} "
+            f"(train.precision={tc.precision})")
 
     if dry_run:
         batch = next(iter(loader))
