@@ -74,6 +74,7 @@ def test_wgan_gp_micro_step_trains_both_networks():
     G, D = build_generator(cfg.generator), build_discriminator(cfg.discriminator)
     terms = micro_step(G, D, D, batch, cfg.loss)
     assert torch.isfinite(terms["d_gp"]) and terms["d_gp"] >= 0
+    assert torch.isfinite(terms["d_wdist"]) and "d_real" not in terms  # no sigmoid "probabilities" of a critic
     for name, p in [*G.named_parameters(), *D.named_parameters()]:
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
 

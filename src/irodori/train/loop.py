@@ -130,11 +130,15 @@ def micro_step(G_train: nn.Module, D_train: nn.Module, D: nn.Module, batch: dict
         d_terms["d_gp"] = gp.detach()
         d_loss = d_loss + loss_cfg.lambda_gp * gp
     (d_loss * scale).backward()
-    # D's mean probability of "real" on real and on generated images, over the scales.
-    d_real = torch.stack([s[-1].float().sigmoid().mean() for s in real_f]).mean()
-    d_fake = torch.stack([s[-1].float().sigmoid().mean() for s in fake_f]).mean()
-    return {**{k: v.float() for k, v in g_terms.items()},
-            "d_loss": d_loss.detach().float(), "d_real": d_real.detach(), "d_fake": d_fake.detach(), **d_terms}
+    if loss_cfg.adversarial == "wgan-gp":
+        # A critic's scores are not logits: report its estimate of the Wasserstein distance instead.
+        score = lambda feats: torch.stack([s[-1].float().mean() for s in feats]).sum()  # noqa: E731
+        d_terms["d_wdist"] = (score(real_f) - score(fake_f)).detach()
+    else:
+        # D's mean probability of "real" on real and on generated images, over the scales.
+        prob = lambda feats: torch.stack([s[-1].float().sigmoid().mean() for s in feats]).mean()  # noqa: E731
+        d_terms["d_real"], d_terms["d_fake"] = prob(real_f).detach(), prob(fake_f).detach()
+    return {**{k: v.float() for k, v in g_terms.items()}, "d_loss": d_loss.detach().float(), **d_terms}
 
 
 def _check_resumable(cfg: Config, saved: dict) -> None:
@@ -301,7 +305,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
                 ips = n * tc.batch_size / (time.perf_counter() - t0)
                 state.last = avg
                 for k, v in avg.items():
-                    writer.add_scalar(f"{'d_score' if k in ('d_real', 'd_fake') else 'loss'}/{k}", v, state.step)
+                    writer.add_scalar(f"{'d_score' if k in ('d_real', 'd_fake', 'd_wdist') else 'loss'}/{k}", v, state.step)
                 writer.add_scalar("perf/images_per_s", ips, state.step)
                 if bar is not None and not bar.disable:
                     bar.set_postfix(g=f"{avg.get('g_total', 0):.3f}", d=f"{avg.get('d_loss', 0):.3f}",
