@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -110,6 +111,9 @@ def test_cli_single_file_and_layers(model_path, tmp_path, capsys):
                  "--hint", "10,10,#ff0000,4"]) == 0
     assert Image.open(out).size == (90, 60)
     assert (tmp_path / "out.line.png").is_file() and (tmp_path / "out.flat.png").is_file()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(out).st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
 
 def test_cli_bad_hint_exits_2_and_writes_nothing(model_path, tmp_path, capsys):

@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from irodori.atomic import atomic_path
 from irodori.errors import WeightsError
 
 
@@ -77,16 +77,10 @@ def downloads_allowed() -> bool:
 
 
 def _download(spec: WeightSpec, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=30) as resp:
+    with atomic_path(dest, suffix=".part") as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(spec.url, timeout=30) as resp:
             shutil.copyfileobj(resp, out, 1 << 20)
-        verify(Path(tmp), spec)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        verify(tmp, spec)
 
 
 def candidates(spec, explicit: str | os.PathLike | None = None, *, torch_hub: bool = True) -> list[tuple[str, Path]]:

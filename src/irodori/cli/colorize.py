@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from irodori.errors import InputError, IrodoriError
@@ -62,16 +60,11 @@ def _collect(inputs: list[str]) -> list[Path]:
 
 
 def _save_atomic(image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    from irodori.atomic import atomic_path
+
+    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    with atomic_path(path, suffix=path.suffix) as tmp:
         (image.convert("RGB") if fmt == "JPEG" else image).save(tmp, format=fmt)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _hints_for(args, file: Path, height: int, width: int):

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ import scipy.linalg
 import torch
 import torch.nn as nn
 
+from irodori.atomic import atomic_write_bytes
 from irodori.errors import InputError, WeightsError
 from irodori.weights import cache_dir
 
@@ -206,15 +205,8 @@ def load_stats(path: Path) -> FeatureStats | None:
 
 
 def save_stats(path: Path, stats: FeatureStats, key: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, mu=stats.mu, sigma=stats.sigma, n=stats.n, key=json.dumps(key, sort_keys=True))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(path, lambda f: np.savez(f, mu=stats.mu, sigma=stats.sigma, n=stats.n,
+                                                key=json.dumps(key, sort_keys=True)))
 
 
 class FID:

@@ -41,6 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from irodori.npm import npm_pack
+from irodori.atomic import atomic_path
 from irodori.errors import ConvertError, WeightsError
 from irodori.eval.inception import InceptionV3, load_state_dict_checked
 from irodori.weights import cache_dir
@@ -538,16 +539,9 @@ class NSFWJSInception(nn.Module):
 def _atomic_save(tensors: dict, path: Path, metadata: dict) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp,
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
                   metadata={"irodori": json.dumps(metadata)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_converted(model: NSFWJSInception, path: str | os.PathLike, **meta) -> Path:

@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +34,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from irodori.atomic import atomic_path
 from irodori.errors import ConvertError, WeightsError
 from irodori.weights import cache_dir, sha256_of
 from irodori.weights import candidates as weight_candidates
@@ -138,15 +138,8 @@ def save_converted(spec: ConvertedWeights, tensors: dict[str, torch.Tensor], out
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = {"format": spec.format, "format_version": FORMAT_VERSION, **meta,
             "content_sha256": content_sha256(tensors)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"irodori": json.dumps(meta)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"irodori": json.dumps(meta)})
     return path
 
 
