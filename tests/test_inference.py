@@ -11,7 +11,8 @@ from irodori.errors import ConfigError
 from irodori.inference import as_input, prepare_generator, resolve_precision
 from irodori.models import build_generator
 from irodori.pipeline import Colorizer
-from irodori.release import save_release
+
+from conftest import cross_lineart
 
 
 def test_resolve_precision(monkeypatch):
@@ -49,28 +50,12 @@ def test_channels_last_fp32_matches_the_plain_module():
     assert (a - b).abs().max().item() < 1e-4
 
 
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    cfg = load_config("tiny", ["generator.output=residual", "data.size=64"])
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_release(build_generator(cfg.generator).state_dict(), cfg, path, step=0)
-    return path
-
-
-def _lineart(w=80, h=48):
-    a = np.full((h, w), 255, np.uint8)
-    a[h // 2, :] = 0
-    a[:, w // 3] = 0
-    return a
-
-
 def test_bf16_colorizer_is_close_to_fp32(model_path):
     hints = [{"x": 5, "y": 5, "color": "#ff0000", "size": 3}, {"x": 60, "y": 40, "color": "#2040c0"}]
     fp32 = Colorizer.from_pretrained(model_path, precision="fp32")
     bf16 = Colorizer.from_pretrained(model_path, precision="bf16")
     assert fp32.dtype == torch.float32 and bf16.dtype == torch.bfloat16
-    a, b = (np.asarray(c(_lineart(), hints).image, np.int16) for c in (fp32, bf16))
+    a, b = (np.asarray(c(cross_lineart(80, 48), hints).image, np.int16) for c in (fp32, bf16))
     assert a.shape == b.shape == (48, 80, 3)
     # bf16 keeps 8 bits of mantissa: a few levels at most, not a different picture
     assert np.abs(a - b).max() <= 8 and np.abs(a - b).mean() < 1.0
@@ -80,11 +65,11 @@ def test_cli_precision_flag(model_path, tmp_path):
     from PIL import Image
 
     src = tmp_path / "line.png"
-    Image.fromarray(_lineart()).save(src)
+    Image.fromarray(cross_lineart(80, 48)).save(src)
     out = tmp_path / "fp32.png"
     assert main(["colorize", str(src), "-o", str(out), "--model", str(model_path), "--precision", "fp32",
                  "--hint", "5,5,#ff0000"]) == 0
-    ref = Colorizer.from_pretrained(model_path)(_lineart(), [{"x": 5, "y": 5, "color": "#ff0000"}]).image
+    ref = Colorizer.from_pretrained(model_path)(cross_lineart(80, 48), [{"x": 5, "y": 5, "color": "#ff0000"}]).image
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(ref))
     with pytest.raises(SystemExit):
         main(["colorize", str(src), "-o", str(tmp_path / "x.png"), "--model", str(model_path), "--precision", "fp8"])

@@ -15,9 +15,8 @@ from irodori.config import load_config  # noqa: E402
 from irodori.models import build_generator  # noqa: E402
 from irodori.onnx_backend import OnnxGenerator, cached_onnx_generator, export_onnx, read_metadata  # noqa: E402
 from irodori.pipeline import Colorizer  # noqa: E402
-from irodori.release import save_release  # noqa: E402
 
-from conftest import TINY_WIDTHS  # noqa: E402
+from conftest import TINY_WIDTHS, cross_lineart  # noqa: E402
 
 #: (preset, overrides): the two shipped CSA U-Nets and, at tiny widths, the other generator types.
 ARCHS = {
@@ -85,23 +84,6 @@ def test_cache_is_keyed_by_the_weights(tmp_path):
         assert (second(*x) - G(*x, flat=True)).abs().max().item() <= 1e-3
 
 
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    cfg = load_config("tiny", ["generator.output=residual", "data.size=64"])
-    G = build_generator(cfg.generator)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_release(G.state_dict(), cfg, path, step=7)
-    return path
-
-
-def _lineart(w=90, h=60):
-    a = np.full((h, w), 255, np.uint8)
-    a[h // 2, :] = 0
-    a[:, w // 3] = 0
-    return a
-
-
 def test_cli_export_then_colorize_with_the_file(model_path, tmp_path, capsys):
     out = tmp_path / "tiny.onnx"
     assert main(["export-onnx", "--model", str(model_path), "--out", str(out)]) == 0
@@ -109,16 +91,16 @@ def test_cli_export_then_colorize_with_the_file(model_path, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"], "no temp files left"
     assert read_metadata(out)["step"] == "7"
     hints = [{"x": 10, "y": 10, "color": "#ff0000", "size": 4}]
-    ref = np.asarray(Colorizer.from_pretrained(model_path)(_lineart(), hints).image, np.int16)
+    ref = np.asarray(Colorizer.from_pretrained(model_path)(cross_lineart(), hints).image, np.int16)
     col = Colorizer.from_pretrained(out, backend="onnx")
     assert col.native_size == 64
-    got = np.asarray(col(_lineart(), hints).image, np.int16)
+    got = np.asarray(col(cross_lineart(), hints).image, np.int16)
     assert np.abs(got - ref).max() <= 1
 
 
 def test_cli_colorize_backend_onnx_equals_torch(model_path, tmp_path):
     src = tmp_path / "line.png"
-    Image.fromarray(_lineart()).save(src)
+    Image.fromarray(cross_lineart()).save(src)
     outs = {}
     for backend in ("torch", "onnx"):
         outs[backend] = tmp_path / f"{backend}.png"
@@ -140,7 +122,7 @@ def test_run_dir_backend_onnx_matches_torch(tmp_path):
                                                             "config": cfg.to_dict(), "G_ema": G.state_dict()}, 1)
     torch_col, onnx_col = (Colorizer.from_pretrained(tmp_path / "run", backend=b) for b in ("torch", "onnx"))
     assert isinstance(onnx_col.generator, OnnxGenerator) and onnx_col.meta["step"] == 3
-    a, b = (np.asarray(c(_lineart(40, 64)).flat, np.int16) for c in (torch_col, onnx_col))
+    a, b = (np.asarray(c(cross_lineart(40, 64)).flat, np.int16) for c in (torch_col, onnx_col))
     assert np.abs(a - b).max() <= 1
 
 
@@ -165,7 +147,7 @@ def test_cli_export_errors_exit_2_and_write_nothing(problem, model_path, tmp_pat
 
 def test_colorize_onnx_file_needs_onnx_backend(tmp_path, capsys):
     src = tmp_path / "line.png"
-    Image.fromarray(_lineart()).save(src)
+    Image.fromarray(cross_lineart()).save(src)
     assert main(["colorize", str(src), "-o", str(tmp_path / "o.png"), "--model", str(tmp_path / "m.onnx")]) == 2
     assert "backend" in capsys.readouterr().err
     assert main(["colorize", str(src), "-o", str(tmp_path / "o.png"), "--model", str(tmp_path / "m.onnx"),

@@ -3,44 +3,25 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from irodori.cli import main
-from irodori.config import load_config
 from irodori.hint_input import HintError, draw_hints, hint_layer_from_png, parse_hint_json
-from irodori.models import build_generator
 from irodori.pipeline import Colorizer, working_size
-from irodori.release import save_release
 
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    cfg = load_config("tiny", ["generator.output=residual", "data.size=64"])
-    G = build_generator(cfg.generator)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_release(G.state_dict(), cfg, path, step=0)
-    return path
-
-
-def _lineart(w=90, h=60):
-    a = np.full((h, w), 255, np.uint8)
-    a[h // 2, :] = 0
-    a[:, w // 3] = 0
-    return a
+from conftest import cross_lineart
 
 
 def test_output_has_input_size_any_aspect(model_path):
     col = Colorizer.from_pretrained(model_path)
     for w, h in [(90, 60), (33, 200), (17, 17)]:
-        res = col(_lineart(w, h), [{"x": 5, "y": 5, "color": "#ff0000"}])
+        res = col(cross_lineart(w, h), [{"x": 5, "y": 5, "color": "#ff0000"}])
         assert res.image.size == (w, h) and res.flat.size == (w, h) and res.line.size == (w, h)
         assert res.image.mode == "RGB" and res.line.mode == "RGBA"
 
 
 def test_line_art_is_multiplied_back_at_full_resolution(model_path):
-    res = Colorizer.from_pretrained(model_path)(_lineart())
+    res = Colorizer.from_pretrained(model_path)(cross_lineart())
     img = np.asarray(res.image)
     assert img[30, :].max() == 0, "line pixels stay black"
     alpha = np.asarray(res.line)[..., 3]
@@ -55,8 +36,8 @@ def test_working_size_keeps_aspect_and_multiple():
 
 @pytest.mark.parametrize("mode", ["RGBA", "P", "L", "I;16", "LA", "1"])
 def test_image_modes(model_path, tmp_path, mode):
-    rgb = Image.fromarray(_lineart()).convert("RGB")
-    im = rgb.convert(mode) if mode != "I;16" else Image.fromarray(_lineart().astype(np.uint16) * 257)
+    rgb = Image.fromarray(cross_lineart()).convert("RGB")
+    im = rgb.convert(mode) if mode != "I;16" else Image.fromarray(cross_lineart().astype(np.uint16) * 257)
     path = tmp_path / f"in_{mode.replace(';', '')}.png"
     im.save(path)
     res = Colorizer.from_pretrained(model_path)(str(path))
@@ -105,7 +86,7 @@ def test_draw_hints_square_centered():
 
 def test_cli_single_file_and_layers(model_path, tmp_path, capsys):
     src = tmp_path / "line.png"
-    Image.fromarray(_lineart()).save(src)
+    Image.fromarray(cross_lineart()).save(src)
     out = tmp_path / "out.png"
     assert main(["colorize", str(src), "-o", str(out), "--model", str(model_path), "--layers",
                  "--hint", "10,10,#ff0000,4"]) == 0
@@ -118,7 +99,7 @@ def test_cli_single_file_and_layers(model_path, tmp_path, capsys):
 
 def test_cli_bad_hint_exits_2_and_writes_nothing(model_path, tmp_path, capsys):
     src = tmp_path / "line.png"
-    Image.fromarray(_lineart()).save(src)
+    Image.fromarray(cross_lineart()).save(src)
     hints = tmp_path / "h.json"
     hints.write_text('[{"x": 500, "y": 10, "color": "#ff0000"}]')
     out = tmp_path / "out.png"
@@ -130,9 +111,9 @@ def test_cli_bad_hint_exits_2_and_writes_nothing(model_path, tmp_path, capsys):
 def test_cli_folder_reports_failures_and_continues(model_path, tmp_path, capsys):
     d = tmp_path / "in"
     d.mkdir()
-    Image.fromarray(_lineart()).save(d / "a.png")
+    Image.fromarray(cross_lineart()).save(d / "a.png")
     (d / "b.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    Image.fromarray(_lineart(40, 40)).save(d / "c.png")
+    Image.fromarray(cross_lineart(40, 40)).save(d / "c.png")
     assert main(["colorize", str(d), "-o", str(tmp_path / "out"), "--model", str(model_path)]) == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
     assert "b.png" in capsys.readouterr().err
