@@ -62,7 +62,7 @@ def export_onnx(generator: nn.Module, config: Config, out: str | os.PathLike, *,
     ``metadata`` adds string entries (e.g. the model's source) to the ones every export carries:
     ``irodori.config`` (JSON), ``irodori.version``, ``irodori.native_size``, ``irodori.multiple``.
     """
-    from irodori.train.checkpoint import atomic_write_bytes
+    from irodori.atomic import atomic_write_bytes
 
     onnx = _require("onnx")
     if not isinstance(generator, nn.Module):

@@ -123,7 +123,8 @@ class Colorizer:
         else:
             if torch.device(device).type != "cpu":
                 raise ConfigError(f"{type(generator).__name__} runs on the CPU; got device {device}")
-            if resolve_precision(precision, device) != torch.float32 and precision != "auto":
+            resolve_precision(precision, device)  # validates the name
+            if precision == "bf16":
                 raise ConfigError(f"{type(generator).__name__} runs in fp32 only; got precision {precision}")
             self.dtype = torch.float32
         self.generator = generator

@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save
 from irodori.config import Config, config_from_dict
 from irodori.errors import IrodoriError
 from irodori.models import build_generator
+from irodori.atomic import atomic_write_bytes, atomic_write_text
 from irodori.train import checkpoint as ckpt
 
 
@@ -27,8 +28,8 @@ def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool =
                if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
     meta = {"config": cfg.to_dict(), "dtype": "float16" if fp16 else "float32", **meta}
     out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt.atomic_write_bytes(out, lambda f: f.write(save(tensors, metadata={"irodori": json.dumps(meta)})))
-    ckpt.atomic_write_text(config_path_for(out), json.dumps(meta, indent=1))
+    atomic_write_bytes(out, lambda f: f.write(save(tensors, metadata={"irodori": json.dumps(meta)})))
+    atomic_write_text(config_path_for(out), json.dumps(meta, indent=1))
     return out
 
 

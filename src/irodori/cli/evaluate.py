@@ -51,7 +51,7 @@ def format_results(res: dict, metrics) -> list[str]:
 def run(args) -> int:
     from irodori.eval.evaluate import check_metrics, dataset_key, evaluate, load_openmoji_split
     from irodori.pipeline import Colorizer
-    from irodori.train.checkpoint import atomic_write_text
+    from irodori.atomic import atomic_write_text
 
     t0 = time.perf_counter()
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())

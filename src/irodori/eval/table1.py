@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 from irodori.config import load_config
 from irodori.errors import IrodoriError, WeightsError
 from irodori.eval.evaluate import EvalItem, dataset_key, evaluate, load_openmoji_split, run_generator
-from irodori.train.checkpoint import atomic_write_bytes, atomic_write_text
+from irodori.atomic import atomic_write_bytes, atomic_write_text
 
 #: (label in the table, preset) in the paper's order.
 ROWS = (("pix2pixHD (Wang et al.)", "demo-pix2pixhd"), ("AlacGAN-style (Ci et al.)", "demo-alacgan"),

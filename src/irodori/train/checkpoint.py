@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from irodori.atomic import atomic_write_bytes, atomic_write_text  # noqa: F401 - re-exported
+from irodori.atomic import atomic_write_bytes, atomic_write_text
 from irodori.errors import IrodoriError
 
 CHECKPOINT_VERSION = 1

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from irodori import __version__
 from irodori.config import Config
+from irodori.atomic import atomic_write_text
 from irodori.errors import ConfigError
 from irodori.inference import resolve_precision
 from irodori.losses import d_adversarial_loss, generator_objective, gradient_penalty
@@ -239,7 +240,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
 
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        ckpt.atomic_write_text(out_dir / "config.yaml", cfg.to_yaml())
+        atomic_write_text(out_dir / "config.yaml", cfg.to_yaml())
 
     def save() -> Path | None:
         if not main:
