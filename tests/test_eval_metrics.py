@@ -2,8 +2,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
+from irodori.data.hints import HintPatches, paint_patches
 from irodori.eval import METRICS
+from irodori.eval.evaluate import EvalItem, evaluate
 from irodori.eval.metrics import bleeding_bands, color_bleeding
 
 RED, BLUE, INK = (0.85, 0.1, 0.1), (0.1, 0.1, 0.85), (0.0, 0.0, 0.0)
@@ -78,3 +81,30 @@ def test_registry_and_signatures():
         v = fn(truth, truth, line, hint, mask)
         assert isinstance(v, float), name
     assert METRICS["hint_de"](truth, truth, line, hint, mask) == pytest.approx(0, abs=1e-6)
+
+
+class Oracle(torch.nn.Module):
+    """A "generator" that returns the ground truths in order (each call consumes one batch)."""
+
+    def __init__(self, truths):
+        super().__init__()
+        self.truths = [torch.from_numpy(t).permute(2, 0, 1) * 2 - 1 for t in truths]
+
+    def forward(self, line, hint, mask):
+        out, self.truths = self.truths[:len(line)], self.truths[len(line):]
+        return torch.stack(out)
+
+
+def test_hint_de_truth_is_what_a_perfect_colorization_scores():
+    truth, line, _, _ = two_regions()
+    inside = EvalItem("inside", truth, line, *paint_patches(truth, HintPatches(*(np.array([v]) for v in (20, 10, 4)))))
+    # A patch over the ink line: its color is a red/ink/blue blend that no pixel of the truth holds.
+    straddle = EvalItem("straddle", truth, line,
+                        *paint_patches(truth, HintPatches(*(np.array([v]) for v in (20, 27, 8)))))
+    items = [inside, straddle]
+    res = evaluate(Oracle([it.color for it in items] * 2), items, ("psnr", "hint_de"), batch_size=1)
+    assert res["psnr"] > 60  # exact up to float rounding
+    assert res["hint_de"] == pytest.approx(res["hint_de_truth"], abs=1e-4)
+    per_item = [METRICS["hint_de"](it.color, it.color, it.line, it.hint, it.mask) for it in items]
+    assert per_item[0] == pytest.approx(0, abs=1e-4) and per_item[1] > 10
+    assert res["hint_de_truth"] == pytest.approx(np.mean(per_item))

@@ -5,15 +5,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from irodori.cli import main
 from irodori.config import load_config
+from irodori.errors import ConfigError
 from irodori.data import build_dataset
 from irodori.models import build_discriminator, build_generator
 from irodori.release import load_release
 from irodori.train import checkpoint as ckpt
-from irodori.train.loop import micro_step
+from irodori.train.loop import lr_at, micro_step
 
 FAST = ["train.log_every=5", "train.sample_every=1000"]
 
@@ -44,6 +46,13 @@ def test_tiny_overfits_a_fixed_batch():
     # feature-matching terms of a D that is learning too) must still fall clearly.
     assert mean(recon[-5:]) < 0.6 * mean(recon[:5]), recon
     assert mean(total[-5:]) < 0.8 * mean(total[:5]), total
+
+
+def test_lr_schedule_is_constant_then_linear_to_zero():
+    assert [lr_at(s, 1.0, 10, 0) for s in (0, 9, 10)] == [1.0, 1.0, 1.0]
+    assert [lr_at(s, 2.0, 10, 4) for s in range(11)] == [2.0] * 6 + [2.0, 1.5, 1.0, 0.5, 0.0]
+    with pytest.raises(ConfigError, match="lr_decay_steps"):
+        load_config("tiny", ["train.steps=10", "train.lr_decay_steps=11"])
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, capsys):
@@ -133,6 +142,34 @@ def test_sigterm_writes_a_checkpoint_and_exits(tmp_path):
     assert "stopped by SIGTERM" in out
     step = int(out.strip().splitlines()[-1].split()[0].split("=")[1])
     assert ckpt.load_checkpoint(ckpt.find_latest(tmp_path / "checkpoints"))["step"] == step
+
+
+def test_a_run_stopped_during_lr_decay_resumes_on_the_same_schedule(tmp_path, monkeypatch, capsys):
+    """SIGTERM at step 10 of 20 with the learning rate decaying over the last 15: the resumed run
+    ends with the weights and learning rates of an uninterrupted one."""
+    args = ["train", "tiny", *FAST, "train.lr_decay_steps=15", "train.ckpt_every=10", "--steps", "20"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    real_save = ckpt.save_checkpoint
+
+    def save_then_signal(*a, **kw):
+        path = real_save(*a, **kw)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return path
+
+    with monkeypatch.context() as m:
+        m.setattr(ckpt, "save_checkpoint", save_then_signal)
+        assert main([*args, "--out", str(tmp_path / "b")]) == 130
+    assert _final_state(tmp_path / "b")["step"] == 10
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    assert a["step"] == b["step"] == 20
+    for part in ("G", "G_ema", "D"):
+        for k, v in a[part].items():
+            assert torch.allclose(v, b[part][k], atol=1e-6, rtol=0), f"{part}.{k} differs after resume"
+    last_lr = 2e-4 * (1 - (19 - 5) / 15)  # the 20th step (after 19) is the 15th of the decay's 15
+    for state in (a, b):
+        for opt in ("opt_g", "opt_d"):
+            assert [g["lr"] for g in state[opt]["param_groups"]] == [pytest.approx(last_lr)]
 
 
 def test_signal_just_after_a_periodic_save_still_reports_it(tmp_path, monkeypatch, capsys):

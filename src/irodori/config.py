@@ -143,6 +143,8 @@ class TrainConfig:
     batch_size: int = 32
     grad_accum: int = 1
     lr: float = 2e-4
+    #: Decay both learning rates linearly to 0 over the last N of ``steps`` (pix2pixHD); 0 = constant (paper).
+    lr_decay_steps: int = 0
     betas: tuple[float, ...] = (0.5, 0.999)
     ema_decay: float = 0.999
     steps: int = 200_000
@@ -165,6 +167,8 @@ class TrainConfig:
             raise ConfigError("train.betas must hold 2 values")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError("train.ema_decay must lie in [0, 1)")
+        if not 0 <= self.lr_decay_steps <= self.steps:
+            raise ConfigError(f"train.lr_decay_steps must lie in [0, train.steps], got {self.lr_decay_steps}")
         if self.ckpt_every < 1 or self.keep < 1:
             raise ConfigError("train.ckpt_every and train.keep must be >= 1")
 

@@ -41,6 +41,9 @@ def format_results(res: dict, metrics) -> list[str]:
     rows = [f"{'metric':<14}{'value':>10}"]
     for k in (*[m for m in metrics if m != "fid"], "psnr_nohints"):
         rows.append(f"{k:<14}{res[k]:>10.3f}")
+        if k == "hint_de" and "hint_de_truth" in res:
+            rows.append(f"{'hint_de_truth':<14}{res['hint_de_truth']:>10.3f}  the ground truth's own hint_de "
+                        "(patches straddling lines ask for blends): a perfect colorization's score")
     if "fid" in res:
         rows.append(f"{'fid':<14}{res['fid']:>10.3f}  {res['fid_label']} [{res['fid_extractor']}; "
                     f"real statistics {res['fid_real_stats']}]")

@@ -123,6 +123,12 @@ def evaluate(G, items: list[EvalItem], metrics=("psnr", "hint_de"), batch_size: 
     for m in metrics:
         if m in METRICS:
             result[m] = _mean(METRICS[m](o, it.color, it.line, it.hint, it.mask) for o, it in zip(with_h, items))
+    if "hint_de" in metrics:
+        # The ground truth's own score: a hint patch is the mean color under it, so a patch that straddles a
+        # line or two regions asks for a blend no correct image holds. This is the floor a perfect
+        # colorization reaches; read hint_de against it.
+        result["hint_de_truth"] = _mean(METRICS["hint_de"](it.color, it.color, it.line, it.hint, it.mask)
+                                        for it in items)
     without = run_generator(G, items, False, batch_size)
     result["psnr_nohints"] = _mean(METRICS["psnr"](o, it.color) for o, it in zip(without, items))
     result["images"] = len(items)

@@ -50,6 +50,16 @@ def ema_decay_at(step: int, decay: float) -> float:
     return min(decay, (1 + step) / (10 + step))
 
 
+def lr_at(step: int, lr: float, steps: int, decay_steps: int) -> float:
+    """Learning rate of the optimizer step that follows ``step`` steps: ``lr`` until the last ``decay_steps``
+    of ``steps``, then linearly down towards 0 (pix2pixHD's schedule); ``decay_steps = 0`` keeps ``lr``
+    constant, as the paper does. A function of the step only, so a resumed run follows the same schedule."""
+    start = steps - decay_steps
+    if decay_steps <= 0 or step < start:
+        return lr
+    return lr * max(0.0, 1.0 - (step - start) / decay_steps)
+
+
 def _worker_init(worker_id: int) -> None:
     import cv2
 
@@ -291,6 +301,9 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
                                        device=device, autocast=autocast)
                 for k, v in terms.items():
                     step_terms[k] = step_terms.get(k, 0) + v / tc.grad_accum
+            lr = lr_at(state.step, tc.lr, tc.steps, tc.lr_decay_steps)
+            for group in (*opt_g.param_groups, *opt_d.param_groups):
+                group["lr"] = lr
             opt_g.step()
             opt_d.step()
             accumulate(G_ema, G, ema_decay_at(state.step, tc.ema_decay))
@@ -308,6 +321,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
                 for k, v in avg.items():
                     writer.add_scalar(f"{'d_score' if k in ('d_real', 'd_fake', 'd_wdist') else 'loss'}/{k}", v, state.step)
                 writer.add_scalar("perf/images_per_s", ips, state.step)
+                writer.add_scalar("train/lr", lr, state.step)
                 if bar is not None and not bar.disable:
                     bar.set_postfix(g=f"{avg.get('g_total', 0):.3f}", d=f"{avg.get('d_loss', 0):.3f}",
                                     img_s=f"{ips:.1f}", refresh=False)
