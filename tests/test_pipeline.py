@@ -1,10 +1,12 @@
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import irodori
 from irodori.cli import main
 from irodori.hint_input import HintError, draw_hints, hint_layer_from_png, parse_hint_json
 from irodori.pipeline import Colorizer, working_size
@@ -117,3 +119,22 @@ def test_cli_folder_reports_failures_and_continues(model_path, tmp_path, capsys)
     assert main(["colorize", str(d), "-o", str(tmp_path / "out"), "--model", str(model_path)]) == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
     assert "b.png" in capsys.readouterr().err
+
+
+def test_bundled_model_spreads_a_hint_it_would_not_guess():
+    """The shipped weights use hints: a blue dot on the strawberry (a test-split drawing the model never
+    saw) turns the body around it blue, and a far part of the same region follows."""
+    col = Colorizer.from_pretrained("demo")
+    sample = Path(irodori.__file__).parent / "assets" / "samples" / "strawberry.png"
+
+    def mean_rgb(img, x, y, r=12):  # mean color off the lines in a (2r+1)^2 window
+        a = np.asarray(img.convert("RGB"), dtype=np.float64)[y - r:y + r + 1, x - r:x + r + 1]
+        return a[a.sum(-1) > 150].mean(axis=0)
+
+    plain = col(sample).image
+    blue = col(sample, [{"x": 187, "y": 120, "color": "#2040e0", "size": 6}]).image
+    for x, y in ((187, 120), (140, 170)):  # at the hint; 60 px away in the same region
+        r0, _, b0 = mean_rgb(plain, x, y)
+        r1, _, b1 = mean_rgb(blue, x, y)
+        assert r0 > b0 + 40, "without hints the body is red-orange"
+        assert b1 > r1, f"a blue hint turns ({x}, {y}) blue: rgb {mean_rgb(blue, x, y).round()}"
