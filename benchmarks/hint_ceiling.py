@@ -14,7 +14,7 @@ what oracles that know the ground truth would get, starting from the model's own
 
     python benchmarks/hint_ceiling.py --data data/openmoji [--model demo] [--split test] [--limit N]
 
-Regions are the 4-connected components of pixels lighter than the metrics' line threshold.
+Regions are those of the bleeding metric (``irodori.eval.metrics.line_regions``).
 Not part of the test suite.
 """
 
@@ -22,28 +22,27 @@ from __future__ import annotations
 
 import argparse
 
-import cv2
 import numpy as np
 import torch
 
-from irodori.eval.evaluate import load_openmoji_split, run_generator
-from irodori.eval.metrics import LINE_THRESHOLD, METRICS
+from irodori.eval.evaluate import hint_de_truth, load_openmoji_split, run_generator
+from irodori.eval.metrics import METRICS, line_regions
 from irodori.pipeline import Colorizer
 
 
-def regions(line: np.ndarray) -> tuple[np.ndarray, set[int]]:
-    """Labels of the closed regions (0 = line) and the labels touching the border (the background)."""
-    _, lab = cv2.connectedComponents((line > LINE_THRESHOLD).astype(np.uint8), connectivity=4)
+def closed_regions(line: np.ndarray) -> tuple[np.ndarray, set[int]]:
+    """Region labels of the line art and the labels that are not closed regions: ink (0) and every region
+    touching the border (the background)."""
+    lab = line_regions(line)
     border = set(np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])).tolist())
     return lab, border | {0}
 
 
-def oracle(base: np.ndarray, it, source: str) -> np.ndarray:
+def oracle(base: np.ndarray, it, lab: np.ndarray, labels: set[int], source: str) -> np.ndarray:
+    """``base`` with each region in ``labels`` replaced: by its hints' mean color times the line art
+    (``source="hint"``) or by the ground truth (``"truth"``)."""
     out = base.copy()
-    lab, skip = regions(it.line)
-    hinted = set(np.unique(lab[it.mask > 0]).tolist())
-    labels = set(np.unique(lab).tolist()) if source == "truth_all" else hinted
-    for lbl in labels - skip:
+    for lbl in labels:
         r = lab == lbl
         if source == "hint":
             color = it.hint[r & (it.mask > 0)].mean(axis=0)
@@ -73,24 +72,28 @@ def main() -> None:
     def mean_psnr(outs):
         return float(np.mean([METRICS["psnr"](o, it.color) for o, it in zip(outs, items)]))
 
+    regions = [closed_regions(it.line) for it in items]
+    hinted = [set(np.unique(lab[it.mask > 0]).tolist()) - skip for (lab, skip), it in zip(regions, items)]
+    closed = [set(np.unique(lab).tolist()) - skip for lab, skip in regions]
     rows = {
         "model_nohints": mean_psnr(without),
         "model_hints": mean_psnr(with_h),
-        "fill_hint_color": mean_psnr([oracle(o, it, "hint") for o, it in zip(without, items)]),
-        "truth_in_hinted_regions": mean_psnr([oracle(o, it, "truth") for o, it in zip(without, items)]),
-        "truth_in_all_regions": mean_psnr([oracle(o, it, "truth_all") for o, it in zip(without, items)]),
+        "fill_hint_color": mean_psnr([oracle(o, it, lab, h, "hint")
+                                      for o, it, (lab, _), h in zip(without, items, regions, hinted)]),
+        "truth_in_hinted_regions": mean_psnr([oracle(o, it, lab, h, "truth")
+                                              for o, it, (lab, _), h in zip(without, items, regions, hinted)]),
+        "truth_in_all_regions": mean_psnr([oracle(o, it, lab, c, "truth")
+                                           for o, it, (lab, _), c in zip(without, items, regions, closed)]),
     }
-    labs = [regions(it.line) for it in items]
-    hinted = [len(set(np.unique(lab[it.mask > 0]).tolist()) - skip) for (lab, skip), it in zip(labs, items)]
-    total = [len(set(np.unique(lab).tolist()) - skip) for lab, skip in labs]
-    de = [METRICS["hint_de"](it.color, it.color, it.line, it.hint, it.mask) for it in items]
+    de = hint_de_truth(items)
     print(f"{args.model} on {args.split} ({len(items)} images, {col.native_size} px, {args.num_hints} hints, "
           f"seed {args.hints_seed}); PSNR in dB, oracles start from the model's no-hint output")
     for k, v in rows.items():
         print(f"{k:<26}{v:>8.3f}")
-    print(f"{'regions hinted / closed':<26}{np.mean(hinted):>8.2f} / {np.mean(total):.2f} per image")
-    print(f"{'hint_de_truth':<26}{np.nanmean(de):>8.3f}")
-    print(" ".join(f"{k}={v:.3f}" for k, v in rows.items()) + f" hint_de_truth={np.nanmean(de):.3f}")
+    print(f"{'regions hinted / closed':<26}{np.mean([len(h) for h in hinted]):>8.2f} / "
+          f"{np.mean([len(c) for c in closed]):.2f} per image")
+    print(f"{'hint_de_truth':<26}{de:>8.3f}")
+    print(" ".join(f"{k}={v:.3f}" for k, v in rows.items()) + f" hint_de_truth={de:.3f}")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,13 @@ def check_metrics(metrics) -> None:
         raise InputError(f"unknown metric(s) {sorted(unknown)}; known: {', '.join([*METRICS, *SET_METRICS])}")
 
 
+def hint_de_truth(items: list[EvalItem]) -> float:
+    """The ground truth's own mean ``hint_de``: a hint patch is the mean color under it, so a patch that
+    straddles a line or two regions asks for a blend no correct image holds. This is the score a perfect
+    colorization gets; read ``hint_de`` against it."""
+    return _mean(METRICS["hint_de"](it.color, it.color, it.line, it.hint, it.mask) for it in items)
+
+
 def evaluate(G, items: list[EvalItem], metrics=("psnr", "hint_de"), batch_size: int = 16, *,
              fid=None, real_key: dict | None = None) -> dict:
     """Means of each per-image metric with hints, set-level metrics (``fid``) of the hinted outputs
@@ -124,11 +131,7 @@ def evaluate(G, items: list[EvalItem], metrics=("psnr", "hint_de"), batch_size: 
         if m in METRICS:
             result[m] = _mean(METRICS[m](o, it.color, it.line, it.hint, it.mask) for o, it in zip(with_h, items))
     if "hint_de" in metrics:
-        # The ground truth's own score: a hint patch is the mean color under it, so a patch that straddles a
-        # line or two regions asks for a blend no correct image holds. This is the floor a perfect
-        # colorization reaches; read hint_de against it.
-        result["hint_de_truth"] = _mean(METRICS["hint_de"](it.color, it.color, it.line, it.hint, it.mask)
-                                        for it in items)
+        result["hint_de_truth"] = hint_de_truth(items)
     without = run_generator(G, items, False, batch_size)
     result["psnr_nohints"] = _mean(METRICS["psnr"](o, it.color) for o, it in zip(without, items))
     result["images"] = len(items)

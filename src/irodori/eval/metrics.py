@@ -57,6 +57,11 @@ def hint_delta_e(output, truth, line, hint, mask):
     return float(delta_e76(output[sel], hint[sel]).mean())
 
 
+def line_regions(line: np.ndarray) -> np.ndarray:
+    """Labels of the 4-connected regions of ink-free pixels (``line >= LINE_THRESHOLD``); ink is label 0."""
+    return cv2.connectedComponents((line >= LINE_THRESHOLD).astype(np.uint8), connectivity=4)[1]
+
+
 def bleeding_bands(line: np.ndarray, mask: np.ndarray, band: float | None = None,
                    reach: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """The (inner, outer) boolean bands of :func:`color_bleeding`, or None without a hinted region."""
@@ -65,7 +70,7 @@ def bleeding_bands(line: np.ndarray, mask: np.ndarray, band: float | None = None
     reach = max(2.0, round(side / 16)) if reach is None else reach
     ink = line < LINE_THRESHOLD
     free = ~ink
-    _, labels = cv2.connectedComponents(free.astype(np.uint8), connectivity=4)  # ink is label 0
+    labels = line_regions(line)
     seeds = np.unique(labels[(mask > 0.5) & free])
     seeds = seeds[seeds > 0]
     if not seeds.size:
