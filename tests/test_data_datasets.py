@@ -311,3 +311,55 @@ def test_build_dataset_checks_methods_first(tmp_path):
         build_dataset(DataConfig(dataset="folder", line_methods=OFFLINE))
     with pytest.raises(ConfigError, match="split"):
         build_dataset(DataConfig(dataset="synthetic", size=32, line_methods=OFFLINE), split="dev")
+
+
+# ---------------------------------------------------------------------------
+# make_sample: region scribbles, line-style augmentation, clean white backgrounds
+
+
+def _white_background_pair(size=96):
+    color = np.full((size, size, 3), 255, np.uint8)
+    cv2.circle(color, (size // 2, size // 2), size // 4, (220, 40, 40), -1)
+    line = np.ones((size, size), np.float32)
+    cv2.circle(line, (size // 2, size // 2), size // 4, 0.0, 2)
+    return color, line
+
+
+def test_white_background_target_stays_white_through_the_sample_path():
+    from irodori.data import SampleSpec, make_sample, random_scaled_crop
+
+    color, line = _white_background_pair()
+    drawing = cv2.dilate((color.min(-1) < 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    spec = SampleSpec(size=64, line_methods=OFFLINE, scribble_prob=1.0, line_aug=1.0)
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        c, l, d = random_scaled_crop([color, line, drawing.astype(np.float32)], 64, rng)
+        s = make_sample(c, rng, spec, line=l)
+        check_sample(s, 64)
+        outside = torch.from_numpy(cv2.dilate((d > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0)
+        assert outside.any() and (s["color"][:, outside] == 1.0).all()
+
+
+def test_scribble_and_line_aug_options_mix_in_and_zero_draws_nothing_extra():
+    from irodori.data import SampleSpec, make_sample
+
+    color, line = _white_background_pair(64)
+    base = make_sample(color, np.random.default_rng(5), SampleSpec(size=64, line_methods=OFFLINE), line=line)
+    zero = make_sample(color, np.random.default_rng(5), SampleSpec(size=64, line_methods=OFFLINE,
+                                                                   scribble_prob=0.0, line_aug=0.0), line=line)
+    assert_same(base, zero)
+    big_color, big_line = _white_background_pair(128)
+    spec = SampleSpec(size=128, line_methods=OFFLINE, scribble_prob=1.0)
+    masks = [make_sample(big_color, np.random.default_rng(s), spec, line=big_line)["mask"][0] for s in range(10)]
+    blocks = [m.reshape(64, 2, 64, 2) for m in masks]  # region hints: 2x2 px cells of the 64x64 grid at 128 px
+    assert all(torch.equal(b, b[:, :1, :, :1].expand_as(b)) for b in blocks) and any(m.sum() > 0 for m in masks)
+    spec = SampleSpec(size=64, line_methods=OFFLINE, line_aug=1.0)
+    lines = [make_sample(color, np.random.default_rng(s), spec, line=line)["line"] for s in range(4)]
+    assert any(not torch.equal(x, torch.from_numpy(line * 2 - 1)[None]) for x in lines)
+
+
+def test_data_config_passes_scribble_and_line_aug_to_every_dataset():
+    ds = build_dataset(DataConfig(dataset="synthetic", size=32, line_methods=OFFLINE, scribble_prob=0.5, line_aug=0.25))
+    assert (ds.spec.scribble_prob, ds.spec.line_aug) == (0.5, 0.25)
+    with pytest.raises(ConfigError, match="scribble_prob"):
+        DataConfig(scribble_prob=1.5)

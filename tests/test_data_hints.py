@@ -106,3 +106,85 @@ def test_strokes_take_the_color_under_them():
     assert mask.sum() >= before and hint.shape == (3, 64, 64)
     np.testing.assert_allclose(hint[:, mask > 0].T, np.broadcast_to(np.array([200, 40, 10]) / 127.5 - 1,
                                                                       (int(mask.sum()), 3)), atol=1e-6)
+
+
+# --- region hints (Hint-AUC style scribbles and dots) ---------------------------------------------
+
+from irodori.data import draw_shapes  # noqa: E402
+from irodori.data.hints import longest_path, sample_region_ratio, segment_colors, simulate_region_hints  # noqa: E402
+
+_QUADS = np.array([[200, 40, 40], [40, 160, 60], [30, 60, 200], [240, 220, 40]], np.uint8)
+
+
+def _quadrants(size=128):
+    img = np.zeros((size, size, 3), np.uint8)
+    h = size // 2
+    for i, (ys, xs) in enumerate([(slice(0, h), slice(0, h)), (slice(0, h), slice(h, None)),
+                                  (slice(h, None), slice(0, h)), (slice(h, None), slice(h, None))]):
+        img[ys, xs] = _QUADS[i]
+    return img
+
+
+def test_region_hints_color_every_region_with_its_mean_at_ratio_one():
+    img = _quadrants()
+    hint, mask = simulate_region_hints(img, np.random.default_rng(0), ratio=1.0, dot_prob=0.0)
+    colors = {tuple(np.rint(c * 255).astype(int)) for c in hint[mask > 0]}
+    assert colors == {tuple(int(v) for v in c) for c in _QUADS}
+    under = img[mask > 0].astype(int)  # each stroke lies inside its own region: color = the truth under it
+    assert np.abs(np.rint(hint[mask > 0] * 255).astype(int) - under).max() == 0
+
+
+def test_region_ratio_zero_gives_no_hint_and_small_ratios_hint_the_largest_region_first():
+    img = np.full((128, 128, 3), 250, np.uint8)
+    img[:40, :40] = (200, 30, 30)  # one small region on a large background
+    _, mask = simulate_region_hints(img, np.random.default_rng(0), ratio=0.0)
+    assert mask.sum() == 0
+    hint, mask = simulate_region_hints(img, np.random.default_rng(0), ratio=0.01, dot_prob=0.0)
+    assert mask.sum() > 0 and np.allclose(hint[mask > 0], 250 / 255, atol=1 / 255)
+
+
+def test_region_strokes_are_blocks_of_the_grid_and_dots_one_cell_per_region():
+    img = _quadrants(256)
+    _, mask = simulate_region_hints(img, np.random.default_rng(1), ratio=1.0, dot_prob=0.0)
+    blocks = mask.reshape(64, 4, 64, 4)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # 4x4 px cells at 256 px: nearest upsampling of 64x64
+    _, dots = simulate_region_hints(img, np.random.default_rng(1), ratio=1.0, dot_prob=1.0)
+    assert dots.sum() == 4 * 16  # one 4x4 cell in each of the 4 regions
+
+
+def test_scribble_follows_the_length_of_an_elongated_region():
+    img = np.full((128, 128, 3), 255, np.uint8)
+    img[56:72, 8:120] = (30, 90, 200)  # a long bar
+    hint, mask = simulate_region_hints(img, np.random.default_rng(0), ratio=1.0, dot_prob=0.0)
+    on_bar = (mask > 0) & (np.abs(hint - np.array([30, 90, 200]) / 255).max(-1) < 1e-6)
+    xs = np.nonzero(on_bar)[1]
+    assert xs.max() - xs.min() >= 0.7 * 112
+
+
+def test_longest_path_of_a_tree_runs_between_its_far_ends():
+    cells = [(0, x) for x in range(6)] + [(y, 2) for y in range(1, 3)]  # a T
+    path = longest_path(cells)
+    assert {path[0], path[-1]} == {(0, 0), (0, 5)} and len(path) == 6
+
+
+def test_region_ratio_draws_none_all_and_log_uniform_between():
+    rng = np.random.default_rng(0)
+    r = np.array([sample_region_ratio(rng) for _ in range(4000)])
+    assert 0.07 < (r == 0).mean() < 0.13 and 0.07 < (r == 1).mean() < 0.13
+    mid = r[(r > 0) & (r < 1)]
+    assert mid.min() >= 1 / 64 and 0.4 < (mid < 0.125).mean() < 0.6  # log-uniform: half below the geometric mean
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), size=st.sampled_from([32, 64, 96, 256]))
+def test_region_hints_are_well_formed_and_deterministic(seed, size):
+    img = draw_shapes(size, np.random.default_rng(seed))
+    hint, mask = simulate_region_hints(img, np.random.default_rng(seed), layout="chw_signed")
+    again, mask2 = simulate_region_hints(img, np.random.default_rng(seed), layout="chw_signed")
+    assert hint.shape == (3, size, size) and mask.shape == (size, size)
+    assert hint.dtype == mask.dtype == np.float32
+    assert np.array_equal(hint, again) and np.array_equal(mask, mask2)
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    assert (hint[:, mask == 0] == 0).all() and hint.min() >= -1 and hint.max() <= 1
+    labels, small = segment_colors(img, np.random.default_rng(seed))
+    assert labels.min() >= 1 and small.shape == (64, 64, 3)

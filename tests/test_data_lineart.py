@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -79,3 +80,54 @@ def test_unavailable_methods_fail_clearly(drawing):
     with pytest.raises(ConfigError, match="sum"):
         check_methods({"xdog": 0.5, "morph": 0.2})
     check_methods(OFFLINE_MIXTURE)
+
+
+# --- line-style augmentation of real line art ------------------------------------------------------
+
+from irodori.data import augment_lines  # noqa: E402
+
+
+def _one_line_drawing(size=64, width=1):
+    line = np.ones((size, size), np.float32)
+    line[size // 2: size // 2 + width, 8:size - 8] = 0.0
+    line[8:size - 8, size // 4] = 0.0
+    return line
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_augmented_lines_stay_in_range_keep_white_paper_and_are_deterministic(seed):
+    line = _one_line_drawing()
+    out = augment_lines(line, np.random.default_rng(seed), p_width=1, p_gaps=1, p_grey=1, p_jitter=1)
+    assert out.shape == line.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+    assert np.array_equal(out, augment_lines(line, np.random.default_rng(seed), 1, 1, 1, 1))
+    assert np.array_equal(line, _one_line_drawing()), "the input is not modified"
+    far = cv2.distanceTransform((line > 0.5).astype(np.uint8), cv2.DIST_L2, 3) > 5
+    assert out[far].min() > 0.999, "paper farther than 5 px from ink stays white"
+    assert (out < 0.75).sum() > 0.5 * (line < 0.5).sum(), "the drawing survives"
+
+
+def test_line_width_changes_by_one_pixel_and_thin_lines_survive_thinning():
+    thick = _one_line_drawing(width=5)
+    widths = set()
+    for seed in range(12):
+        out = augment_lines(thick, np.random.default_rng(seed), p_width=1, p_gaps=0, p_grey=0, p_jitter=0)
+        widths.add(int((out[:, 40] < 0.5).sum()))
+        thin = augment_lines(_one_line_drawing(), np.random.default_rng(seed), 1, 0, 0, 0)
+        assert (thin[32, 8:56] < 0.5).all(), "a 1 px line is never erased"
+    assert widths == {3, 7}  # 5 px thinned by 1 px per side, or thickened by 1 px per side
+
+
+def test_gaps_break_lines_in_short_pieces_only():
+    line = _one_line_drawing()
+    for seed in range(8):
+        out = augment_lines(line, np.random.default_rng(seed), p_width=0, p_gaps=1, p_grey=0, p_jitter=0)
+        erased = (line < 0.5) & (out > 0.5)
+        assert 1 <= erased.sum() <= 6 * 5 and ((out < 0.5) | (line > 0.5) | erased).all()
+
+
+def test_grey_lines_are_lighter_and_soft():
+    line = _one_line_drawing(width=3)
+    out = augment_lines(line, np.random.default_rng(3), p_width=0, p_gaps=0, p_grey=1, p_jitter=0)
+    assert 0 < out[33, 32] <= 0.55 and out.min() > 0
+    assert len(np.unique(np.round(out, 3))) > 5, "anti-aliased: intermediate tones"

@@ -106,3 +106,65 @@ def test_generator_seeded_output_slice_is_reproducible():
         G = build_generator(load_config("tiny").generator)
         return G(*_inputs(1, 32, seed=5))[0, :, :2, :2]
     assert torch.equal(run(), run())
+
+
+@pytest.mark.parametrize("upsample", ["transposed", "resize"])
+@pytest.mark.parametrize("full_res", ["conv", "unshuffle"])
+def test_upsample_and_full_res_options_forward_backward(upsample, full_res):
+    torch.manual_seed(0)
+    cfg = load_config("tiny", [f"generator.upsample={upsample}", f"generator.full_res={full_res}",
+                               "generator.output=residual"])
+    G = build_generator(cfg.generator)
+    assert G.multiple == (16 if full_res == "conv" else 32)
+    assert f"upsample={upsample}, full_res={full_res}" in G.extra_repr()
+    line, hint, mask = _inputs(2, 64)
+    out = G(line, hint, mask)
+    assert out.shape == (2, 3, 64, 64) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    for name, p in G.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name} got no gradient"
+    if full_res == "unshuffle":
+        with pytest.raises(ValueError, match="multiple of 32"):
+            G(*_inputs(1, 48))
+
+
+def test_unshuffle_runs_the_stages_at_half_resolution_and_its_head_starts_without_checkerboard():
+    cfg = load_config("tiny", ["generator.full_res=unshuffle", "generator.upsample=resize"])
+    G = build_generator(cfg.generator).eval()
+    shapes = {}
+    for name in ("stem", "mid"):
+        mod = getattr(G, name)
+        target = mod if name == "stem" else mod[0]
+        target.register_forward_hook(lambda m, i, o, name=name: shapes.__setitem__(
+            name, (o[0] if isinstance(o, tuple) else o).shape[-1]))
+    G(*_inputs(1, 64))
+    assert shapes == {"stem": 32, "mid": 2}  # H/2 and H/32
+    head = G.to_rgb(torch.randn(1, cfg.generator.channels[0], 8, 8))
+    blocks = head.unfold(2, 2, 2).unfold(3, 2, 2)  # every 2x2 output block of the pixel shuffle
+    assert torch.allclose(blocks, blocks[..., :1, :1].expand_as(blocks))
+
+
+def test_options_apply_to_the_unet_only_and_are_validated():
+    from irodori.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="apply to the U-Net"):
+        load_config("demo-pix2pixhd", ["generator.full_res=unshuffle"])
+    with pytest.raises(ConfigError, match="is not one of transposed, resize"):
+        load_config("tiny", ["generator.upsample=bilinear"])
+    paper = load_config("paper").generator
+    assert (paper.upsample, paper.full_res) == ("transposed", "conv")
+
+
+def test_an_unshuffle_release_colorizes_odd_sizes_padded_to_its_multiple(tmp_path):
+    import numpy as np
+
+    from irodori.pipeline import Colorizer
+    from irodori.release import save_release
+
+    torch.manual_seed(0)
+    cfg = load_config("demo-256", TINY_WIDTHS + ["data.size=64"])
+    path = save_release(build_generator(cfg.generator).state_dict(), cfg, tmp_path / "m.safetensors")
+    line = np.full((37, 53), 255, np.uint8)
+    line[18, :] = 0
+    res = Colorizer.from_pretrained(path)(line, [{"x": 10, "y": 5, "color": "#d22f27"}], resolution=70)
+    assert res.image.size == (53, 37)

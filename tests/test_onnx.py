@@ -26,6 +26,8 @@ ARCHS = {
     "no-attention": ("tiny", ["generator.block=none"]),
     "pix2pixhd": ("pix2pixhd", TINY_WIDTHS),
     "alacgan": ("demo-alacgan", TINY_WIDTHS),
+    "unshuffle-resize": ("demo-256", TINY_WIDTHS),
+    "resize": ("tiny", ["generator.output=residual", "generator.upsample=resize"]),
 }
 
 
@@ -44,7 +46,8 @@ def test_export_matches_torch_at_two_sizes(arch, tmp_path):
     path = export_onnx(G, cfg, tmp_path / "g.onnx")
     assert not G.training, "the export leaves the generator in the mode it found it"
     session = OnnxGenerator(path)
-    for n, h, w in [(1, 32, 48), (2, 64, 64)]:
+    m = G.multiple
+    for n, h, w in [(1, 2 * m, 3 * m), (2, 4 * m, 4 * m)]:
         x = _inputs(n, h, w, seed=h)
         with torch.inference_mode():
             ref = G(*x, flat=True)

@@ -10,7 +10,7 @@ import torch
 
 from irodori.cli import main
 from irodori.config import load_config
-from irodori.errors import ConfigError
+from irodori.errors import ConfigError, IrodoriError
 from irodori.data import build_dataset
 from irodori.models import build_discriminator, build_generator
 from irodori.release import load_release
@@ -96,9 +96,104 @@ def test_init_from_release_weights(tmp_path, capsys):
     assert main(["export", str(tmp_path / "run"), "--out", str(out)]) == 0
     capsys.readouterr()
     assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "b"), "--steps", "1", "--init-from", str(out)]) == 0
-    assert "from the weights in" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "from the weights in" in text and "init-from: loaded 74/74 tensors (0 skipped)" in text
+
+
+def test_init_from_another_architecture_loads_the_matching_tensors_or_refuses(tmp_path, capsys):
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "run"), "--steps", "1"]) == 0
+    out = tmp_path / "m.safetensors"
+    assert main(["export", str(tmp_path / "run"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    # Fewer mid-level blocks: every tensor of the new generator is in the file.
     assert main(["train", "tiny", "generator.num_blocks=1", "--out", str(tmp_path / "c"), "--steps", "1",
-                 "--init-from", str(out)]) == 2
+                 "--init-from", str(out)]) == 0
+    assert "init-from: loaded 60/60 tensors (0 skipped); 14 tensors of m.safetensors unused" in capsys.readouterr().out
+    # Other widths everywhere: only a few biases fit; refused unless --init-partial.
+    wide = ["generator.channels=[12,20,20,36,36]", "generator.hint_channels=12", "generator.attention_channels=12",
+            "generator.learned_encoder_channels=[12,12,20,20]"]
+    args = ["train", "tiny", *wide, *FAST, "--out", str(tmp_path / "d"), "--steps", "1", "--init-from", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "init-from: loaded 3/74 tensors (71 skipped: stem.0.weight, stem.0.bias," in err
+    assert "under 50% of the generator's tensors match; pass --init-partial" in err
+    assert not (tmp_path / "d").exists()
+    assert main(args + ["--init-partial"]) == 0
+    assert "init-from: loaded 3/74 tensors" in capsys.readouterr().out
+
+
+def test_partial_init_below_the_threshold_needs_init_partial(tmp_path):
+    from irodori.release import save_release
+    from irodori.train.warm_start import init_generator
+
+    cfg = load_config("tiny")
+    src = build_generator(cfg.generator)
+    path = save_release(src.state_dict(), cfg, tmp_path / "m.safetensors")
+    other = build_generator(load_config("tiny", ["generator.channels=[8,16,16,32,48]"]).generator)
+    n_own = len(other.state_dict())
+    with pytest.raises(IrodoriError, match=r"under 90% of the generator's tensors match; pass --init-partial"):
+        init_generator(other, path, min_fraction=0.9)
+    _, report = init_generator(other, path, allow_partial=True, min_fraction=0.9)
+    n = int(report.split("loaded ")[1].split("/")[0])
+    assert 0 < n < 0.9 * n_own and f"/{n_own} tensors ({n_own - n} skipped: " in report
+    assert torch.equal(other.stem[0].weight, src.stem[0].weight)
+
+
+def test_time_limit_stops_cleanly_with_a_checkpoint_and_exit_0(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "tiny", *FAST, "--out", str(run), "--steps", "100000", "--time-limit", "0.001"]) == 0
+    text = capsys.readouterr().out
+    assert "stopped by the time limit (0.001 s) at step 1; checkpoint written to" in text
+    assert _final_state(run)["step"] == 1
+    assert main(["train", "tiny", *FAST, "--out", str(run), "--steps", "3"]) == 0
+    assert "resuming from" in capsys.readouterr().out and _final_state(run)["step"] == 3
+
+
+def test_lineage_lists_every_stage_and_survives_resume(tmp_path):
+    from irodori.lineage import file_sha256
+
+    first = tmp_path / "first.safetensors"
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "a"), "--steps", "2"]) == 0
+    assert main(["export", str(tmp_path / "a"), "--out", str(first)]) == 0
+    stage1 = load_release(first)[2]["lineage"]
+    assert len(stage1) == 1 and stage1[0]["init_from"] is None and stage1[0]["steps"] == 2
+    assert stage1[0]["preset"] == "tiny" and stage1[0]["data"]["dataset"] == "synthetic"
+    assert stage1[0]["date"].endswith("Z")
+    b = tmp_path / "b"
+    assert main(["train", "tiny", *FAST, "--out", str(b), "--steps", "1", "--init-from", str(first)]) == 0
+    assert main(["train", "tiny", *FAST, "--out", str(b), "--steps", "3"]) == 0  # resumed: same stage
+    second = tmp_path / "second.safetensors"
+    assert main(["export", str(b), "--out", str(second), "--fp16"]) == 0
+    lineage = load_release(second)[2]["lineage"]
+    assert lineage[0] == stage1[0] and len(lineage) == 2
+    assert lineage[1]["init_from"] == file_sha256(first) and lineage[1]["steps"] == 3
+    assert _final_state(b)["lineage"] == lineage
+
+
+def test_channels_last_micro_step_matches_the_default_layout():
+    cfg = load_config("tiny", ["generator.full_res=unshuffle", "generator.upsample=resize", "data.size=64"])
+    ds = build_dataset(cfg.data, seed=0)
+    batch = {k: torch.stack([ds[i][k] for i in range(2)]) for k in ("line", "hint", "mask", "color")}
+    results = []
+    for cl in (False, True):
+        torch.manual_seed(0)
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        G = build_generator(cfg.generator).to(memory_format=fmt)
+        D = build_discriminator(cfg.discriminator).to(memory_format=fmt)
+        terms = micro_step(G, D, D, batch, cfg.loss, channels_last=cl)
+        results.append((terms, [p.grad.clone() for p in G.parameters()]))
+    (t0, g0), (t1, g1) = results
+    for k in t0:
+        assert torch.allclose(t0[k], t1[k], atol=1e-5), k
+    for a, b in zip(g0, g1):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_device_cuda_without_a_gpu_is_refused_and_cpu_is_accepted(tmp_path, capsys):
+    assert main(["train", "tiny", "--out", str(tmp_path / "x"), "--dry-run", "--device", "cuda"]) == 2
+    assert "--device cuda: torch sees no CUDA device" in capsys.readouterr().err
+    assert main(["train", "tiny", "--out", str(tmp_path / "x"), "--dry-run", "--device", "cpu"]) == 0
 
 
 def test_dry_run_writes_nothing(tmp_path):

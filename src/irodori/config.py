@@ -29,6 +29,8 @@ PRESETS: dict[str, str] = {
     "demo-no-attention": "demo-no-attention.yaml",
     "demo-pix2pixhd": "demo-pix2pixhd.yaml",
     "demo-alacgan": "demo-alacgan.yaml",
+    "demo-256": "demo-256.yaml",
+    "demo-256-no-attention": "demo-256-no-attention.yaml",
     "tiny": "tiny.yaml",
 }
 
@@ -39,10 +41,12 @@ _CHOICES = {
     "generator.hint_encoder": ("vgg19", "learned"),
     "generator.norm": ("none", "instance", "batch"),
     "generator.output": ("tanh", "residual"),
+    "generator.upsample": ("transposed", "resize"),
+    "generator.full_res": ("conv", "unshuffle"),
     "discriminator.norm": ("none", "instance"),
     "loss.adversarial": ("bce", "lsgan", "hinge", "wgan-gp"),
     "loss.perceptual": ("vgg19", "none"),
-    "data.dataset": ("synthetic", "folder", "openmoji", "danbooru"),
+    "data.dataset": ("synthetic", "folder", "openmoji", "danbooru", "corpus"),
 }
 
 
@@ -64,8 +68,16 @@ class GeneratorConfig:
     learned_encoder_channels: tuple[int, ...] = (32, 64, 128, 256)
     norm: str = "none"
     output: str = "tanh"
+    #: U-Net decoder upsampling: ``transposed`` (paper: 4x4 stride-2 transposed conv) or ``resize``
+    #: (nearest x2 + 3x3 conv, no checkerboard in flat fills).
+    upsample: str = "transposed"
+    #: U-Net full-resolution stage: ``conv`` (paper: 3x3 stem conv at H) or ``unshuffle`` (pixel-unshuffle
+    #: x2 of the input, every stage at half resolution, pixel-shuffle output head; inputs a multiple of 32).
+    full_res: str = "conv"
 
     def __post_init__(self):
+        if self.arch != "unet" and (self.upsample, self.full_res) != ("transposed", "conv"):
+            raise ConfigError("generator.upsample and generator.full_res apply to the U-Net (arch unet) only")
         if self.arch == "unet" and len(self.channels) != 5:
             raise ConfigError("generator.channels must list 5 widths (stem + 4 downsamplings) for the U-Net")
         if self.arch == "alacgan" and (len(self.channels) != 5 or len(self.learned_encoder_channels) != 4):
@@ -122,6 +134,10 @@ class DataConfig:
     hint_p: float = 0.125
     hint_max_size: int = 8
     stroke_prob: float = 0.0
+    #: Probability of Hint-AUC style region scribbles/dots instead of the paper's patches (data.hints).
+    scribble_prob: float = 0.0
+    #: Probability of restyling real line art (width, gaps, grey/anti-aliased, jitter; data.lineart).
+    line_aug: float = 0.0
     num_workers: int = 2
 
     def __post_init__(self):
@@ -130,7 +146,7 @@ class DataConfig:
         probs = dict(self.line_methods)
         if not probs or any(p < 0 for p in probs.values()) or abs(sum(probs.values()) - 1) > 1e-6:
             raise ConfigError(f"data.line_methods must be non-negative probabilities summing to 1, got {probs}")
-        for name in ("extract_prob", "hint_p", "stroke_prob"):
+        for name in ("extract_prob", "hint_p", "stroke_prob", "scribble_prob", "line_aug"):
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise ConfigError(f"data.{name} must lie in [0, 1], got {v}")

@@ -16,6 +16,8 @@ from irodori.errors import ConfigError
 #: ``auto``: bf16 where the device computes it natively (CPU with AMX or AVX-512 BF16; CUDA with bf16
 #: support), else fp32. ``fp32``: exact reference numerics (evaluation, export). ``bf16``: always.
 PRECISIONS = ("auto", "fp32", "bf16")
+#: Device types whose convolutions run fastest channels-last.
+NHWC_DEVICES = ("cpu", "cuda")
 
 
 def native_bf16(device: str | torch.device) -> bool:
@@ -42,14 +44,15 @@ def resolve_precision(precision: str, device: str | torch.device) -> torch.dtype
 
 def prepare_generator(generator: nn.Module, device: str | torch.device = "cpu",
                       precision: str = "fp32") -> tuple[nn.Module, torch.dtype]:
-    """Eval mode on ``device`` in the resolved dtype, channels-last on the CPU (oneDNN's fast layout).
+    """Eval mode on ``device`` in the resolved dtype, channels-last on the CPU and CUDA (oneDNN's and
+    cuDNN's fast layout).
 
     Converts ``generator`` in place and returns it with its dtype; feed it :func:`as_input` tensors.
     """
     device = torch.device(device)
     dtype = resolve_precision(precision, device)
     generator = generator.eval().to(device=device, dtype=dtype)
-    if device.type == "cpu":
+    if device.type in NHWC_DEVICES:
         generator = generator.to(memory_format=torch.channels_last)
     return generator, dtype
 
@@ -57,4 +60,4 @@ def prepare_generator(generator: nn.Module, device: str | torch.device = "cpu",
 def as_input(t: torch.Tensor, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:
     """A 4-D input tensor in the dtype and layout :func:`prepare_generator` set up."""
     t = t.to(device=device, dtype=dtype)
-    return t.contiguous(memory_format=torch.channels_last) if torch.device(device).type == "cpu" else t
+    return t.contiguous(memory_format=torch.channels_last) if torch.device(device).type in NHWC_DEVICES else t

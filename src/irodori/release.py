@@ -21,11 +21,18 @@ def config_path_for(weights: Path) -> Path:
 
 
 def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool = False, **meta) -> Path:
-    """Write a generator ``state_dict`` as safetensors and its config as JSON next to it, atomically."""
+    """Write a generator ``state_dict`` as safetensors and its config as JSON next to it, atomically.
+
+    ``meta`` entries go into both; ``lineage`` (see :mod:`irodori.lineage`) defaults to one stage
+    of ``cfg`` with ``step`` steps.
+    """
     out = Path(out)
     tensors = {k: (v.half() if fp16 and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in state_dict.items()
                if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
+    if meta.get("lineage") is None:  # weights made outside a training run: one stage, this config's
+        from irodori.lineage import new_stage
+        meta["lineage"] = [new_stage(cfg, steps=int(meta.get("step") or 0))]
     meta = {"config": cfg.to_dict(), "dtype": "float16" if fp16 else "float32", **meta}
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, lambda f: f.write(save(tensors, metadata={"irodori": json.dumps(meta)})))
@@ -42,9 +49,20 @@ def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> 
     state = ckpt.load_checkpoint(latest)
     cfg = config_from_dict(state["config"])
     step = int(state["step"])
+    from irodori.lineage import new_stage, with_steps
+    lineage = with_steps(state.get("lineage") or [new_stage(cfg)], step)
     path = save_release(state["G_ema"], cfg, out, fp16=fp16, step=step, source=latest.name,
-                        irodori=state.get("irodori", ""))
+                        irodori=state.get("irodori", ""), lineage=lineage)
     return path, step
+
+
+def _generator_of(meta: dict) -> dict | None:
+    """The generator section of a release's config with today's defaults filled in (older releases
+    predate some options), or None when it cannot be read."""
+    try:
+        return config_from_dict(meta["config"]).to_dict()["generator"]
+    except (KeyError, TypeError, IrodoriError):
+        return None
 
 
 def load_generator_weights(G: torch.nn.Module, path: str | Path, cfg: Config) -> dict:
@@ -55,7 +73,7 @@ def load_generator_weights(G: torch.nn.Module, path: str | Path, cfg: Config) ->
         tensors = load_file(str(path))
     except (ValueError, KeyError, SafetensorError, OSError) as exc:
         raise IrodoriError(f"cannot load model {path}: {exc}") from exc
-    if meta.get("config", {}).get("generator") != cfg.to_dict()["generator"]:
+    if _generator_of(meta) != cfg.to_dict()["generator"]:
         raise IrodoriError(f"{path} holds a different generator than this config's")
     own = G.state_dict()
     expected = {k for k in own if not k.startswith("hint_encoder.vgg.")}

@@ -23,11 +23,19 @@ from irodori.data.datasets import (
     random_crop_flip,
     random_scaled_crop,
 )
-from irodori.data.hints import HintPatches, paint_patches, sample_hint_patches, simulate_hints, simulate_strokes
+from irodori.data.hints import (
+    HintPatches,
+    paint_patches,
+    sample_hint_patches,
+    simulate_hints,
+    simulate_region_hints,
+    simulate_strokes,
+)
 from irodori.data.imageio import load_rgb, tensor_to_rgb
 from irodori.data.lineart import (
     LINE_EXTRACTORS,
     OFFLINE_MIXTURE,
+    augment_lines,
     PAPER_MIXTURE,
     check_methods,
     extract_lineart,
@@ -40,7 +48,7 @@ __all__ = [
     "PAPER_MIXTURE", "SampleSpec", "SyntheticShapes", "build_dataset", "check_methods", "draw_shapes",
     "extract_lineart", "extract_morph", "extract_xdog", "hash_split", "load_rgb", "make_sample",
     "paint_patches", "random_crop_flip", "random_scaled_crop", "sample_hint_patches", "simulate_hints",
-    "simulate_strokes", "tensor_to_rgb",
+    "simulate_region_hints", "simulate_strokes", "tensor_to_rgb", "augment_lines",
 ]
 
 #: Number of images in the "synthetic" dataset built from a config.
@@ -58,7 +66,8 @@ def build_dataset(cfg: DataConfig, split: str | None = None, seed: int = 0) -> D
     check_methods(cfg.line_methods)
     split = cfg.split if split is None else split
     spec = dict(size=cfg.size, seed=seed, line_methods=dict(cfg.line_methods), hint_p=cfg.hint_p,
-                hint_max_size=cfg.hint_max_size, stroke_prob=cfg.stroke_prob)
+                hint_max_size=cfg.hint_max_size, stroke_prob=cfg.stroke_prob, scribble_prob=cfg.scribble_prob,
+                line_aug=cfg.line_aug)
     if cfg.dataset == "synthetic":
         return SyntheticShapes(SYNTHETIC_SIZE, split=split, **spec)
     if not cfg.root:

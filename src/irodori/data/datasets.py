@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -28,9 +27,9 @@ import torch
 from torch.utils.data import Dataset
 
 from irodori.errors import ConfigError, InputError
-from irodori.data.hints import simulate_hints, simulate_strokes
-from irodori.data.imageio import can_open, find_images, load_grey, load_rgb, rgb_to_tensor, unit_to_tensor
-from irodori.data.lineart import PAPER_MIXTURE, check_methods, extract_lineart
+from irodori.data.imageio import can_open, find_images, load_grey, load_rgb
+from irodori.data.lineart import PAPER_MIXTURE, check_methods
+from irodori.data.sample import SampleSpec, make_sample  # noqa: F401 - re-exported: datasets compose them
 
 SPLITS = ("train", "val", "test", "all")
 
@@ -105,47 +104,6 @@ def random_scaled_crop(images: list[np.ndarray], size: int, rng: np.random.Gener
 
 
 # ---------------------------------------------------------------------------
-# One training sample from a cropped color image
-
-
-@dataclass(frozen=True)
-class SampleSpec:
-    """What every dataset needs to turn a color image into a training sample."""
-
-    size: int = 512
-    #: Line extraction mixture, method name -> probability (see :mod:`irodori.data.lineart`).
-    line_methods: Mapping[str, float] = field(default_factory=lambda: dict(PAPER_MIXTURE))
-    hint_p: float = 0.125
-    hint_max_size: int = 8
-    #: Probability that a sample also gets brush strokes on top of the hint patches.
-    stroke_prob: float = 0.0
-
-
-def make_sample(color: np.ndarray, rng: np.random.Generator, spec: SampleSpec,
-                line: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-    """Compose a sample from a cropped ``S×S×3 uint8`` color image.
-
-    ``line`` (``S×S float32`` in [0, 1]) is the real line art when there is one; otherwise it is
-    extracted from ``color`` by the mixture. Then hint patches are simulated (and, with
-    probability ``spec.stroke_prob``, strokes on top), and everything is mapped to tensors.
-    """
-    if line is None:
-        line = extract_lineart(color, "mixture", rng, mixture=spec.line_methods)
-        line_t = unit_to_tensor(line, inplace=True)  # a fresh array of ours: reuse its memory
-    else:
-        line_t = unit_to_tensor(line)
-    hint, mask = simulate_hints(color, rng, spec.hint_p, spec.hint_max_size, layout="chw_signed")
-    if spec.stroke_prob > 0 and rng.random() < spec.stroke_prob:
-        hint, mask = simulate_strokes(color, rng, hint=hint, mask=mask, layout="chw_signed")
-    return {
-        "line": line_t,
-        "hint": torch.from_numpy(hint),
-        "mask": torch.from_numpy(mask[None]),
-        "color": rgb_to_tensor(color),
-    }
-
-
-# ---------------------------------------------------------------------------
 # Datasets
 
 
@@ -154,14 +112,16 @@ class SampleDataset(Dataset):
     implement ``__len__`` and ``sample(index, rng)``."""
 
     def __init__(self, seed: int = 0, *, size: int = 512, line_methods: Mapping[str, float] | None = None,
-                 hint_p: float = 0.125, hint_max_size: int = 8, stroke_prob: float = 0.0):
+                 hint_p: float = 0.125, hint_max_size: int = 8, stroke_prob: float = 0.0,
+                 scribble_prob: float = 0.0, line_aug: float = 0.0):
         if seed < 0:
             raise ConfigError(f"seed must be >= 0, got {seed}")
         methods = dict(PAPER_MIXTURE if line_methods is None else line_methods)
         check_methods(methods)
         self.seed = int(seed)
         self.spec = SampleSpec(size=int(size), line_methods=methods, hint_p=float(hint_p),
-                               hint_max_size=int(hint_max_size), stroke_prob=float(stroke_prob))
+                               hint_max_size=int(hint_max_size), stroke_prob=float(stroke_prob),
+                               scribble_prob=float(scribble_prob), line_aug=float(line_aug))
 
     def sample(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError

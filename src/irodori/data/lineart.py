@@ -244,3 +244,55 @@ def extract_lineart(image: np.ndarray, method: str, rng: np.random.Generator,
     if fn is None:
         check_methods({method: 1.0})  # raises with the explanation
     return fn(image, rng)
+
+
+# ---------------------------------------------------------------------------
+# Line-style augmentation of real line art (a pair's drawing is one artist's style; vary it)
+
+
+def augment_lines(line: np.ndarray, rng: np.random.Generator, p_width: float = 0.5, p_gaps: float = 0.3,
+                  p_grey: float = 0.5, p_jitter: float = 0.3) -> np.ndarray:
+    """A restyled copy of ``line`` (``H×W float32`` in [0, 1], white paper = 1), each change drawn
+    independently with its probability:
+
+    - width (``p_width``): lines 1 px thicker (grey erosion), or 1 px thinner where they are at
+      least 3 px wide (thinner strokes are kept whole);
+    - gaps (``p_gaps``): 1-6 short breaks, white discs of radius 1-2 px on ink pixels;
+    - grey and anti-aliased (``p_grey``): a Gaussian blur of sigma 0.4-1.0 px, then the tones
+      stretched so that the darkest ink lies at a level in [0, 0.5];
+    - jitter (``p_jitter``): a smooth random warp of at most 1 px (line and color slightly misregistered,
+      as in traced drawings).
+
+    White paper stays exactly white away from the lines (every change keeps values in [0, 1] and
+    leaves pixels farther than ~3 px from ink at 1).
+    """
+    out = np.array(line, np.float32, copy=True)
+    h, w = out.shape
+    k = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    if rng.random() < p_width:
+        if rng.random() < 0.5:
+            out = cv2.erode(out, k)
+        else:
+            # Thin only next to stroke cores (ink at least 2 px from paper, chessboard distance): strokes
+            # 3 px wide or more lose 1 px per side, 1-2 px strokes and their junctions stay whole.
+            depth = cv2.distanceTransform((out < 0.5).astype(np.uint8), cv2.DIST_C, 3)
+            near_core = cv2.dilate((depth >= 2).astype(np.uint8), k) > 0
+            out = np.where(near_core, cv2.dilate(out, k), out)
+    if rng.random() < p_gaps:
+        ys, xs = np.nonzero(out < 0.5)
+        if len(ys):
+            for i in rng.integers(0, len(ys), size=int(rng.integers(1, 6, endpoint=True))).tolist():
+                cv2.circle(out, (int(xs[i]), int(ys[i])), int(rng.integers(1, 2, endpoint=True)), 1.0, -1)
+    if rng.random() < p_grey:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 1.0)))
+        darkest = float(out.min())
+        if darkest < 1.0:  # re-level: the darkest ink (a blurred 1 px line too) lands at `level`
+            level = float(rng.uniform(0.0, 0.5))
+            out = 1.0 - (1.0 - out) * ((1.0 - level) / (1.0 - darkest))
+    if rng.random() < p_jitter:
+        field = rng.uniform(-1.0, 1.0, size=(2, 4, 4)).astype(np.float32)
+        dx, dy = (cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in field)
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        out = cv2.remap(out, gx + np.clip(dx, -1, 1), gy + np.clip(dy, -1, 1), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(out, 0.0, 1.0, out=out)

@@ -28,12 +28,17 @@ class ResBody(nn.Module):
 
 
 class HintHead(nn.Module):
-    """Three convolutions on the hint features; the first downsamples by ``stride`` (H/8 -> H/16)."""
+    """Three convolutions on the hint features; the first downsamples by ``stride`` (H/8 -> H/16).
+
+    A stride over 2 (a mid-level at H/32) widens the first kernel to ``stride + 1`` so that it still
+    covers every input position.
+    """
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 2):
         super().__init__()
+        k = 3 if stride <= 2 else stride + 1
         self.net = nn.Sequential(
-            nn.Conv2d(in_ch, out_ch, 3, stride, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(in_ch, out_ch, k, stride, k // 2), nn.LeakyReLU(0.2),
             nn.Conv2d(out_ch, out_ch, 3, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(out_ch, out_ch, 3, padding=1),
         )

@@ -22,6 +22,7 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
         channels=cfg.channels, num_blocks=cfg.num_blocks, block=cfg.block, attention=cfg.attention,
         hint_encoder=cfg.hint_encoder, hint_channels=cfg.hint_channels, attention_channels=cfg.attention_channels,
         learned_encoder_channels=cfg.learned_encoder_channels, norm=cfg.norm, output=cfg.output,
+        upsample=cfg.upsample, full_res=cfg.full_res,
     )
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from irodori.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -25,10 +27,19 @@ class DistInfo:
         return self.world_size > 1
 
 
-def setup() -> DistInfo:
+#: ``--device`` choices: ``auto`` = CUDA where available, else CPU.
+DEVICES = ("auto", "cuda", "cpu")
+
+
+def setup(device: str = "auto") -> DistInfo:
+    """Rank, world size and this process's device (``cuda:LOCAL_RANK`` or CPU, see :data:`DEVICES`)."""
+    if device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: torch sees no CUDA device here (a CPU-only build, or no GPU)")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
+    if device != "cpu" and torch.cuda.is_available():
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     else:
@@ -51,3 +62,12 @@ def all_ranks_equal(t: torch.Tensor) -> bool:
     gathered = [torch.empty_like(t) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, t)
     return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True if ``flag`` is true on any rank (every rank gets the same answer; no collective without DDP)."""
+    if not dist.is_initialized():
+        return bool(flag)
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)

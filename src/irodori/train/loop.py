@@ -94,11 +94,12 @@ class TrainState:
 
 
 class _StopFlag:
-    """Set by SIGTERM/SIGINT; the loop finishes its step, writes a checkpoint and exits."""
+    """Set by SIGTERM/SIGINT (or the time limit); the loop finishes its step, writes a checkpoint and exits."""
 
     def __init__(self):
         self.stop = False
         self.signal = None
+        self.timed_out = False
 
     def __call__(self, signum, frame):
         if self.stop:  # second signal: give up at once
@@ -107,14 +108,20 @@ class _StopFlag:
 
 
 def micro_step(G_train: nn.Module, D_train: nn.Module, D: nn.Module, batch: dict, loss_cfg, *, vgg=None,
-               scale: float = 1.0, device=torch.device("cpu"), autocast=contextlib.nullcontext) -> dict:
+               scale: float = 1.0, device=torch.device("cpu"), autocast=contextlib.nullcontext,
+               channels_last: bool = False) -> dict:
     """Forward and backward of G's and D's losses on one micro-batch; gradients are accumulated, not stepped.
+
+    ``channels_last``: the inputs are moved to that memory layout (the models must be in it too; the
+    trainer does this on CUDA, where cuDNN's bf16 convolutions are fastest in NHWC).
 
     G's losses run through the plain ``D`` with its parameters frozen for that pass;
     D's loss runs through ``D_train`` (the DDP wrapper, if any) on real and fake at once.
     Returns the loss terms as floats-on-device (detached).
     """
-    line, hint, mask, real = (batch[k].to(device, non_blocking=True) for k in ("line", "hint", "mask", "color"))
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    line, hint, mask, real = (batch[k].to(device, non_blocking=True).contiguous(memory_format=fmt)
+                              for k in ("line", "hint", "mask", "color"))
     with autocast():
         fake = G_train(line, hint, mask)
         D.requires_grad_(False)
@@ -161,15 +168,20 @@ def _check_resumable(cfg: Config, saved: dict) -> None:
 
 
 def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from: str | Path | None = None,
-          log=print) -> dict:
+          init_partial: bool = False, time_limit: float | None = None, device: str = "auto", log=print) -> dict:
     """Train (or resume) ``cfg`` into ``out_dir``; returns the final loss terms and step.
 
     ``init_from``: release weights (``irodori export``) to start G and its EMA from when the run is new
-    (fine-tuning, or recovering a run whose checkpoints were lost); ignored when resuming.
+    (fine-tuning, a new architecture from an old one's matching tensors, see :mod:`irodori.train.warm_start`;
+    ``init_partial`` allows a small match); ignored when resuming. ``time_limit``: seconds after which the
+    run stops at the next step boundary and writes its checkpoint (result ``time_limit: True``).
+    ``device``: ``auto``, ``cuda`` or ``cpu`` (:data:`irodori.train.distributed.DEVICES`).
     """
     from irodori.data import build_dataset
+    from irodori.lineage import start_lineage, with_steps
 
-    dist_info = distributed.setup()
+    t_start = time.monotonic()
+    dist_info = distributed.setup(device)
     device, main = dist_info.device, dist_info.is_main
     out_dir = Path(out_dir)
     tc = cfg.train
@@ -181,8 +193,11 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
     random.seed(tc.seed + dist_info.rank)
 
     # --- models, losses' networks --------------------------------------------------------
-    G = build_generator(cfg.generator).to(device)
-    D = build_discriminator(cfg.discriminator).to(device)
+    # NHWC on CUDA (cuDNN's fast layout for bf16 convolutions); the CPU path keeps NCHW for training.
+    channels_last = device.type == "cuda"
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    G = build_generator(cfg.generator).to(device, memory_format=fmt)
+    D = build_discriminator(cfg.discriminator).to(device, memory_format=fmt)
     vgg = None
     if needs_vgg_weights(cfg.generator):
         G.hint_encoder.vgg.load_pretrained(cfg.loss.vgg19_weights or None)
@@ -206,15 +221,19 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
         opt_g.load_state_dict(saved["opt_g"])
         opt_d.load_state_dict(saved["opt_d"])
         state.step = int(saved["step"])
+        lineage = saved.get("lineage") or start_lineage(cfg)
         rng = saved["rng"]
         torch.set_rng_state(rng["torch"][dist_info.rank % len(rng["torch"])])
         if main:
             log(f"resuming from {latest} at step {state.step}")
     else:
         if init_from is not None:
-            from irodori.release import load_generator_weights
-            load_generator_weights(G, init_from, cfg)
+            from irodori.train.warm_start import init_generator
+            _, report = init_generator(G, init_from, allow_partial=init_partial)
             G_ema.load_state_dict(G.state_dict())
+            if main:
+                log(report)
+        lineage = start_lineage(cfg, init_from)
         if main:
             log(f"starting a new run in {out_dir}" + (f" from the weights in {init_from}" if init_from else ""))
 
@@ -259,7 +278,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
         payload = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": state.step,
                    "config": cfg.to_dict(), "rng": {"torch": rng_states}, "version": ckpt.CHECKPOINT_VERSION,
-                   "irodori": __version__}
+                   "irodori": __version__, "lineage": with_steps(lineage, state.step)}
         return ckpt.save_checkpoint(ckpt_dir, payload, tc.keep)
 
     writer = None
@@ -298,7 +317,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
                     ctx.enter_context(D_train.no_sync())
                 with ctx:
                     terms = micro_step(G_train, D_train, D, batch, cfg.loss, vgg=vgg, scale=1 / tc.grad_accum,
-                                       device=device, autocast=autocast)
+                                       device=device, autocast=autocast, channels_last=channels_last)
                 for k, v in terms.items():
                     step_terms[k] = step_terms.get(k, 0) + v / tc.grad_accum
             lr = lr_at(state.step, tc.lr, tc.steps, tc.lr_decay_steps)
@@ -340,6 +359,8 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
                 last_saved = state.step
             if bar is not None:
                 bar.update(1)
+            if time_limit is not None and distributed.any_rank(time.monotonic() - t_start >= time_limit, device):
+                stop.stop, stop.signal, stop.timed_out = True, f"the time limit ({time_limit:g} s)", True
     except KeyboardInterrupt:
         stop.stop, stop.signal = True, "SIGINT"
     finally:
@@ -362,6 +383,8 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
     result = {"step": state.step, **state.last,
               "images_per_s": (state.step - n0) * tc.batch_size / elapsed if elapsed > 0 else math.nan}
     distributed.teardown()
-    if stop.stop and state.step < tc.steps:
+    if stop.timed_out:
+        result["time_limit"] = True
+    elif stop.stop and state.step < tc.steps:
         result["interrupted"] = True
     return result
