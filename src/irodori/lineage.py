@@ -29,7 +29,7 @@ def file_sha256(path: str | Path) -> str:
 def data_summary(cfg: Config) -> dict:
     """The stage's data in a few words: dataset, the root's base name (not the machine's path), sources."""
     data = cfg.to_dict()["data"]
-    root = data.get("root") or ""
+    root = (data.get("root") or "") if data["dataset"] != "synthetic" else ""  # synthetic reads no files
     return {"dataset": data["dataset"], "root": Path(root).name if root else "", "sources": data.get("sources") or {}}
 
 
