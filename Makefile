@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,web]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,web,eval]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps hintauc==0.3.3
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -76,7 +76,7 @@ def test_not_applicable_without_a_hint_off_the_lines():
 
 def test_registry_and_signatures():
     truth, line, hint, mask = two_regions()
-    assert set(METRICS) == {"psnr", "ssim", "hint_de", "bleeding"}
+    assert set(METRICS) == {"psnr", "ssim", "hint_de", "bleeding", "region_fill", "bleed"}
     for name, fn in METRICS.items():
         v = fn(truth, truth, line, hint, mask)
         assert isinstance(v, float), name

@@ -125,7 +125,7 @@ def test_run_dir_backend_onnx_matches_torch(tmp_path):
                                                             "config": cfg.to_dict(), "G_ema": G.state_dict()}, 1)
     torch_col, onnx_col = (Colorizer.from_pretrained(tmp_path / "run", backend=b) for b in ("torch", "onnx"))
     assert isinstance(onnx_col.generator, OnnxGenerator) and onnx_col.meta["step"] == 3
-    a, b = (np.asarray(c(cross_lineart(40, 64)).flat, np.int16) for c in (torch_col, onnx_col))
+    a, b = (np.asarray(c(cross_lineart(40, 64)).flats, np.int16) for c in (torch_col, onnx_col))
     assert np.abs(a - b).max() <= 1
 
 

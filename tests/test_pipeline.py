@@ -18,7 +18,7 @@ def test_output_has_input_size_any_aspect(model_path):
     col = Colorizer.from_pretrained(model_path)
     for w, h in [(90, 60), (33, 200), (17, 17)]:
         res = col(cross_lineart(w, h), [{"x": 5, "y": 5, "color": "#ff0000"}])
-        assert res.image.size == (w, h) and res.flat.size == (w, h) and res.line.size == (w, h)
+        assert res.image.size == (w, h) and res.flats.size == (w, h) and res.line.size == (w, h)
         assert res.image.mode == "RGB" and res.line.mode == "RGBA"
 
 
@@ -93,7 +93,7 @@ def test_cli_single_file_and_layers(model_path, tmp_path, capsys):
     assert main(["colorize", str(src), "-o", str(out), "--model", str(model_path), "--layers",
                  "--hint", "10,10,#ff0000,4"]) == 0
     assert Image.open(out).size == (90, 60)
-    assert (tmp_path / "out.line.png").is_file() and (tmp_path / "out.flat.png").is_file()
+    assert (tmp_path / "out.line.png").is_file() and (tmp_path / "out.flats.png").is_file()
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(out).st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600

@@ -89,15 +89,22 @@ def test_hints_as_a_json_file_or_an_rgba_png(client):
     assert Image.open(io.BytesIO(as_png.content)).size == (W, H)
 
 
-def test_layers_answer_json_with_three_pngs(client):
+def test_layers_answer_json_with_the_layers_and_layered_files(client):
     r = post(client, hints=[{"x": 50, "y": 70, "color": "#ff0000", "size": 5}], layers="1", resolution="64")
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["width"], body["height"], body["hinted_pixels"]) == (W, H, 25)
-    images = {k: Image.open(io.BytesIO(base64.b64decode(body[k]))) for k in ("image", "line", "flat")}
+    images = {k: Image.open(io.BytesIO(base64.b64decode(body[k]))) for k in ("image", "line", "flats", "shading")}
     assert {k: im.size for k, im in images.items()} == {k: (W, H) for k in images}
     assert images["line"].mode == "RGBA" and images["image"].mode == "RGB"
     assert np.asarray(images["line"])[10, 100, 3] == 255, "ink is opaque in the line layer"
+    assert base64.b64decode(body["ora"])[:4] == b"PK\x03\x04" and base64.b64decode(body["psd"])[:4] == b"8BPS"
+    assert body["flats_mode"] == "regions"
+
+
+def test_an_unknown_flats_mode_is_422(client):
+    r = post(client, flats="rainbow")
+    assert r.status_code == 422 and "flats" in r.json()["detail"]
 
 
 def test_upload_over_the_limit_is_413(client):
@@ -179,13 +186,13 @@ class GatedColorizer(Colorizer):
         super().__init__(torch.nn.Identity(), load_config("tiny"), {"step": 0})
         self.gate, self.started, self.calls = threading.Event(), threading.Event(), 0
 
-    def __call__(self, lineart, hints=None, *, resolution=None, generator=None):
+    def __call__(self, lineart, hints=None, *, resolution=None, flats="regions", **_):
         self.calls += 1
         self.started.set()
         assert self.gate.wait(20), "the test never opened the gate"
         h, w = np.shape(lineart)
         white = Image.new("RGB", (w, h), "white")
-        return ColorizeResult(white, Image.new("RGBA", (w, h)), white)
+        return ColorizeResult(white, Image.new("RGBA", (w, h)), white, white, Image.new("RGBA", (w, h)), flats)
 
 
 def test_a_full_queue_answers_503_with_retry_after():

@@ -37,7 +37,7 @@ class FloodFillColorizer(Colorizer):
     def __init__(self):
         super().__init__(torch.nn.Identity(), load_config("tiny"), {"step": 0, "note": "flood-fill stand-in"})
 
-    def __call__(self, lineart, hints=None, *, resolution=None, generator=None):
+    def __call__(self, lineart, hints=None, *, resolution=None, flats="regions", **_):
         line = lineart_to_unit(lineart, self.max_pixels)
         h, w = line.shape
         layer = self.hint_layer(hints, h, w)
@@ -49,8 +49,10 @@ class FloodFillColorizer(Colorizer):
         to8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
         ink = np.zeros((h, w, 4), np.uint8)
         ink[..., 3] = to8(1 - line)
+        hinted = np.concatenate([layer.rgb, layer.mask[..., None].astype(np.uint8) * 255], axis=2)
         return ColorizeResult(Image.fromarray(to8(flat * line[..., None])), Image.fromarray(ink, "RGBA"),
-                              Image.fromarray(to8(flat)))
+                              Image.fromarray(to8(flat)), Image.new("RGB", (w, h), "white"),
+                              Image.fromarray(hinted, "RGBA"), flats)
 
 
 def two_region_lineart(path: Path) -> Path:

@@ -20,7 +20,9 @@ from PIL import Image, ImageOps
 from irodori.config import Config
 from irodori.data.imageio import to_rgb_array
 from irodori.errors import ConfigError, InputError, IrodoriError
+from irodori.flats import DEFAULT_SHADING, FLATS_MODES, claim_regions, compose
 from irodori.hint_input import HintLayer, draw_hints, validate_hints, Hint
+from irodori.regions import segment
 from irodori.inference import as_input, prepare_generator, resolve_precision
 
 #: Refuse inputs larger than this many pixels (about 7000 x 7000).
@@ -34,12 +36,17 @@ BACKENDS = ("torch", "onnx")
 
 @dataclass
 class ColorizeResult:
-    """``image``: the colored illustration (RGB, input size); ``line``: the line layer (RGBA, black with
-    alpha = ink); ``flat``: the colors before the line art is multiplied in (RGB, input size)."""
+    """All at the input size. ``image``: the colored illustration (RGB) = ``flats`` ⊙ ``shading`` ⊙ lines;
+    ``line``: the line layer (RGBA, black with alpha = ink); ``flats``: one flat color per line-art region
+    (RGB); ``shading``: the model's light and shadow over the flats (RGB, a multiply layer); ``hints``: the
+    hints as given (RGBA, alpha = hinted); ``mode``: how the flats were chosen (:mod:`irodori.flats`)."""
 
     image: Image.Image
     line: Image.Image
-    flat: Image.Image
+    flats: Image.Image
+    shading: Image.Image
+    hints: Image.Image
+    mode: str
 
 
 def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -208,15 +215,44 @@ class Colorizer:
         return draw_hints(validate_hints(hints, height, width), height, width)
 
     @torch.inference_mode()
-    def __call__(self, lineart, hints=None, *, resolution: int | None = None,
+    def __call__(self, lineart, hints=None, *, resolution: int | None = None, flats: str = "regions",
+                 shading: float = DEFAULT_SHADING, max_gap: int | None = None,
                  generator: torch.Generator | None = None) -> ColorizeResult:
         """Colorize ``lineart`` (path, PIL image or array) with ``hints`` (a :class:`HintLayer`, a list of
         :class:`Hint`, or the JSON-style list of dicts). ``resolution``: the working long side (default:
-        the model's training size). ``generator`` is accepted for API symmetry with stochastic pipelines;
-        these generators are deterministic and do not draw from it."""
+        the model's training size). ``flats``: ``regions`` (default: a region a hint claims takes the hint's
+        color, the model colors the rest), ``hints-only`` (unhinted regions stay white) or ``model`` (the
+        model's own colors everywhere); see :mod:`irodori.flats`. ``shading`` in [0, 1]: how much of the
+        model's light and shadow shows over a hint's flat color. ``max_gap``: widest gap in a line (px)
+        that still closes a region (default: scaled with the image, :func:`irodori.regions.default_max_gap`).
+        ``generator`` is accepted for API symmetry with stochastic pipelines; these generators are
+        deterministic and do not draw from it."""
+        if flats not in FLATS_MODES:
+            raise InputError(f"flats must be one of {', '.join(FLATS_MODES)}, got {flats!r}")
+        if not (isinstance(shading, (int, float)) and 0 <= shading <= 1):
+            raise InputError(f"shading must lie in [0, 1], got {shading!r}")
+        if max_gap is not None and not 0 <= max_gap <= 64:
+            raise InputError(f"max_gap must lie in 0..64 px, got {max_gap}")
         line = lineart_to_unit(lineart, self.max_pixels)
         H, W = line.shape
         layer = self.hint_layer(hints, H, W)
+        model = self.model_colors(line, layer, resolution)
+        regions = segment(line, max_gap)
+        hint_rgb = layer.rgb.astype(np.float32) / 255.0
+        claims = claim_regions(regions, hint_rgb, layer.mask)
+        layers = compose(model, line, regions, claims, flats, shading)
+        to8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
+        line_rgba = np.zeros((H, W, 4), np.uint8)
+        line_rgba[..., 3] = to8(1 - line)
+        hints_rgba = np.concatenate([layer.rgb, (layer.mask * 255).astype(np.uint8)[..., None]], axis=2)
+        return ColorizeResult(Image.fromarray(to8(layers.image), "RGB"), Image.fromarray(line_rgba, "RGBA"),
+                              Image.fromarray(to8(layers.flats), "RGB"), Image.fromarray(to8(layers.shading), "RGB"),
+                              Image.fromarray(hints_rgba, "RGBA"), flats)
+
+    def model_colors(self, line: np.ndarray, layer: HintLayer, resolution: int | None = None) -> np.ndarray:
+        """The generator's colors before the lines (H×W×3 in [0, 1], the line art's size), computed at the
+        working resolution and upsampled. A tanh model paints its own lines: its output is returned as is."""
+        H, W = line.shape
         long_side = resolution or self.native_size
         if long_side < 16 or long_side > 4096:
             raise InputError(f"resolution must lie in 16..4096, got {long_side}")
@@ -231,14 +267,4 @@ class Colorizer:
         flat_t = self.generator(line_t, hint_t, mask_t, flat=True)
         flat_lr = ((flat_t[0].float().clamp(-1, 1) + 1) * 0.5).permute(1, 2, 0).cpu().numpy()
         flat = cv2.resize(flat_lr, (W, H), interpolation=cv2.INTER_CUBIC) if (h, w) != (H, W) else flat_lr
-        flat = np.clip(flat, 0, 1)
-        if self.config.generator.output == "residual":
-            image = flat * line[..., None]
-        else:  # a tanh model paints its own lines: its output is the image
-            image = flat
-        to8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
-        ink = to8(1 - line)
-        line_rgba = np.zeros((H, W, 4), np.uint8)
-        line_rgba[..., 3] = ink
-        return ColorizeResult(Image.fromarray(to8(image), "RGB"), Image.fromarray(line_rgba, "RGBA"),
-                              Image.fromarray(to8(flat), "RGB"))
+        return np.clip(flat, 0, 1)

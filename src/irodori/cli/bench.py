@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
@@ -156,6 +157,77 @@ def _run_infer(args) -> int:
     return 0
 
 
+def _add_regions(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", type=int, default=1024, help="square drawing size in pixels")
+    p.add_argument("--n", type=int, default=10, help="timed runs")
+    p.add_argument("--image", help="a line art file instead of the synthetic drawing")
+    p.add_argument("--model", default="demo", help="model for the whole-colorize timing")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for the whole colorize")
+
+
+def synthetic_lineart(size: int, seed: int = 0):
+    """Closed shapes drawn with anti-aliased 3-px lines, some with 1-4 px gaps, and light speckle."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    img = np.full((size, size), 255, np.uint8)
+    for _ in range(24):
+        c = tuple(int(v) for v in rng.integers(0, size, 2))
+        r = int(rng.integers(size // 40, size // 6))
+        if rng.random() < 0.5:
+            cv2.circle(img, c, r, 0, 3, cv2.LINE_AA)
+        else:
+            cv2.rectangle(img, c, (c[0] + r, c[1] + r), 0, 3, cv2.LINE_AA)
+        if rng.random() < 0.4:  # a gap
+            g = int(rng.integers(1, 5))
+            img[max(0, c[1] - r - 3):c[1] - r + 4, c[0]:c[0] + g] = 255
+    noise = rng.random(img.shape) < 2e-4
+    img[noise] = 0
+    return img.astype(np.float32) / 255
+
+
+def _run_regions(args) -> int:
+    """Line-art segmentation (:mod:`irodori.regions`) on one core in ms per megapixel, then the whole
+    ``colorize`` of the same drawing (model, regions, flats and the layered .ora/.psd encoding) with
+    one dot in each large closed region."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from irodori.cli.colorize import _outputs
+    from irodori.errors import ConfigError
+    from irodori.eval.regionhints import closed_region_dots
+    from irodori.hint_input import HintLayer
+    from irodori.perf import summarize_ms, time_calls
+    from irodori.pipeline import Colorizer, lineart_to_unit
+    from irodori.regions import segment
+
+    if args.size < 16 or args.n < 1:
+        raise ConfigError("--size must be at least 16 and --n >= 1")
+    line = lineart_to_unit(args.image) if args.image else synthetic_lineart(args.size)
+    mp = line.size / 1e6
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    seg = summarize_ms(time_calls(lambda: segment(line), args.n))
+    cv2.setNumThreads(threads)
+    count = segment(line).count
+    torch.set_num_threads(args.threads)
+    col = Colorizer.from_pretrained(args.model, precision="auto")
+    hint, mask = closed_region_dots(line, np.full(line.shape + (3,), 0.5, np.float32))
+    layer = HintLayer((hint * 255).astype(np.uint8), mask > 0.5)
+    whole = summarize_ms(time_calls(lambda: col(line, layer), args.n))
+    layered = summarize_ms(time_calls(lambda: _outputs(col(line, layer), Path("out.png"), True), max(1, args.n // 2)))
+    print(f"bench regions: {line.shape[1]}x{line.shape[0]} ({mp:.2f} MP), {count} regions, n={args.n}")
+    print(f"segment (1 core): median {seg['median_ms']:.1f} ms, max {seg['max_ms']:.1f} ms")
+    print(f"colorize ({args.model}, {args.threads} threads, native working size, regions + flats): "
+          f"median {whole['median_ms']:.1f} ms")
+    print(f"colorize + encode PNG/ORA/PSD layers: median {layered['median_ms']:.1f} ms")
+    print(f"colorize_ms={whole['median_ms']:.1f} colorize_layers_ms={layered['median_ms']:.1f}")
+    print(f"regions_ms_per_mp={seg['median_ms'] / mp:.1f}")
+    return 0
+
+
 def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="demo", help="preset to build (random weights)")
     p.add_argument("--size", type=int, help="square crop size (default: the preset's data.size)")
@@ -215,6 +287,7 @@ BENCHES = {
     "data": (_add_data, _run_data, "data synthesis throughput: line extraction, hints, full samples"),
     "infer": (_add_infer, _run_infer, "generator inference latency against this CPU's conv peak"),
     "train": (_add_train, _run_train, "training throughput: one G and D step, no data loading"),
+    "regions": (_add_regions, _run_regions, "line-art segmentation ms/MP and the whole colorize with layers"),
 }
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from irodori.errors import InputError, IrodoriError
 
+from irodori.flats import DEFAULT_SHADING, FLATS_MODES
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 SIDECARS = (".hints.json", ".hints.png")
 
@@ -22,17 +24,30 @@ def add_parser(sub) -> None:
                     "                 or an RGBA PNG whose alpha > 0 pixels are hints\n"
                     "  --hint X,Y,#RRGGBB[,SIZE]   repeatable\n"
                     "Without --hints/--hint, an image's sidecar NAME.hints.json or NAME.hints.png is used if present.\n\n"
+                    "Regions: a hint that lies well inside a region of the line art (gaps up to --max-gap px\n"
+                    "closed) colors that whole region and nothing past its lines; the model colors the rest\n"
+                    "and adds shading (--flats regions, the default). --flats hints-only leaves unhinted regions\n"
+                    "white; --flats model gives the model's own output.\n\n"
                     "Output: with one input and -o ending in .png/.jpg, that file; otherwise -o is a folder\n"
-                    "receiving NAME.png (and NAME.line.png, NAME.flat.png with --layers). Outputs are written\n"
-                    "atomically: a failed image leaves no file. Exit 0 if all succeeded, 1 if any image failed,\n"
-                    "2 for invalid arguments or hints.")
+                    "receiving NAME.png. --layers adds NAME.ora and NAME.psd (layers: hints (hidden), lines\n"
+                    "(multiply), shading (multiply), flats) and NAME.line.png, NAME.flats.png, NAME.shading.png.\n"
+                    "Outputs are written atomically and all together: a failed image leaves no file. Exit 0 if\n"
+                    "all succeeded, 1 if any image failed, 2 for invalid arguments or hints.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="line art image files or folders")
     p.add_argument("-o", "--out", required=True, help="output file (single input) or folder")
     p.add_argument("--hints", metavar="FILE", help="hint file (JSON list or RGBA PNG) applied to every input")
     p.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB[,SIZE]", help="one hint; repeatable")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
     p.add_argument("--resolution", type=int, help="working long side in pixels (default: the model's own scale)")
-    p.add_argument("--layers", action="store_true", help="also write the line layer (RGBA) and the flat colors")
+    p.add_argument("--layers", action="store_true",
+                   help="also write NAME.ora, NAME.psd and the line, flats and shading layers as PNGs")
+    p.add_argument("--flats", choices=FLATS_MODES, default="regions",
+                   help="regions: hinted regions take their hint's color, the model colors the rest; "
+                        "hints-only: only hinted regions get color; model: the model's raw output")
+    p.add_argument("--shading", type=_unit_float, default=DEFAULT_SHADING,
+                   help="0..1: how much of the model's light and shadow shows over a hint's flat color")
+    p.add_argument("--max-gap", type=int, metavar="PX",
+                   help="widest gap in a line (px) that still closes a region (default: scaled with the image)")
     p.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="torch backend: auto = bf16 where the CPU computes it natively (AMX / AVX-512 BF16; "
@@ -40,6 +55,16 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="run the generator in torch or in ONNX Runtime (exported once and cached; "
                         "needs `pip install 'irodori[onnx]'`); a --model ending in .onnx needs onnx")
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
 
 
 def _collect(inputs: list[str]) -> list[Path]:
@@ -59,12 +84,64 @@ def _collect(inputs: list[str]) -> list[Path]:
     return files
 
 
-def _save_atomic(image, path: Path) -> None:
-    from irodori.atomic import atomic_path
+def _encode(image, suffix: str) -> bytes:
+    import io
 
-    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        (image.convert("RGB") if fmt == "JPEG" else image).save(tmp, format=fmt)
+    buf = io.BytesIO()
+    if suffix in (".jpg", ".jpeg"):
+        image.convert("RGB").save(buf, format="JPEG", quality=95)
+    else:
+        image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _outputs(result, target: Path, layers: bool) -> list[tuple[Path, bytes]]:
+    """Every file one image produces, encoded in memory first so that a failure writes nothing."""
+    from irodori.layerfile import LAYER_FORMATS, layer_file_bytes, result_layers
+
+    files = [(target, _encode(result.image, target.suffix.lower()))]
+    if layers:
+        stem = target.with_suffix("")
+        stack = result_layers(result)
+        files += [(stem.with_name(stem.name + suffix), layer_file_bytes(suffix, stack, result.image))
+                  for suffix in LAYER_FORMATS]
+        files += [(stem.with_name(f"{stem.name}.{name}.png"), _encode(image, ".png"))
+                  for name, image in (("line", result.line), ("flats", result.flats), ("shading", result.shading))]
+    return files
+
+
+def _write_all(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file to a temp next to it, then rename them all; on any failure none is left."""
+    import os
+    import tempfile
+
+    for path, _ in files:
+        if path.is_dir():
+            raise InputError(f"cannot write {path}: it is a folder")
+    temps, done, current = [], [], files[0][0]
+    try:
+        for path, data in files:
+            current = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temps.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
+        for (path, _), tmp in zip(files, temps):
+            current = path
+            os.replace(tmp, path)
+            done.append(path)
+    except OSError as exc:
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise InputError(f"cannot write {current}: {exc.strerror or exc}") from None
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def _hints_for(args, file: Path, height: int, width: int):
@@ -113,15 +190,10 @@ def run(args) -> int:
         try:
             line = lineart_to_unit(file, colorizer.max_pixels)
             hints = _hints_for(args, file, *line.shape)
-            result = colorizer(line, hints, resolution=args.resolution)
+            result = colorizer(line, hints, resolution=args.resolution, flats=args.flats, shading=args.shading,
+                               max_gap=args.max_gap)
             target = out if single_file else out / f"{file.stem}.png"
-            targets = [(result.image, target)]
-            if args.layers:
-                stem = target.with_suffix("")
-                targets += [(result.line, stem.with_name(stem.name + ".line.png")),
-                            (result.flat, stem.with_name(stem.name + ".flat.png"))]
-            for image, path in targets:
-                _save_atomic(image, path)
+            _write_all(_outputs(result, target, args.layers))
             if bar is None:
                 print(target)
         except HintError:

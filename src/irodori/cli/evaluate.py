@@ -34,6 +34,18 @@ def add_parser(sub) -> None:
                         "(the first whose weights are on disk, standard first)")
     p.add_argument("--limit", type=int, help="only the first N images (quick checks)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--protocol", choices=("seeded", "hintauc"), default="seeded",
+                   help="seeded: the paper-style patch hints above. hintauc: the public Hint-AUC protocol "
+                        "(region scribbles or dots at 8 hint ratios; PSNR/SSIM curves and their AUC, with a "
+                        "paint bucket and hintauc's oracle region fill as references in the same run) plus "
+                        "region_fill and bleed on one dot per large closed region; needs the eval extra. "
+                        "Runs through the same pipeline as users (regions, flats); last line "
+                        "hint_auc_psnr=... hint_auc_ssim=... region_fill=... bleed=...")
+    p.add_argument("--hint-type", choices=("scribble", "dot"), default="scribble", help="hintauc hint type")
+    p.add_argument("--flats", default="regions",
+                   help="hintauc: the pipeline's flats mode(s) to score, comma-separated from regions, "
+                        "hints-only, model (the first is the one on the last line)")
+    p.add_argument("--plot", metavar="PNG", help="hintauc: write the per-ratio curves of every method here")
 
 
 def format_results(res: dict, metrics) -> list[str]:
@@ -52,6 +64,8 @@ def format_results(res: dict, metrics) -> list[str]:
 
 
 def run(args) -> int:
+    if args.protocol == "hintauc":
+        return _run_hintauc(args)
     from irodori.eval.evaluate import check_metrics, dataset_key, evaluate, load_openmoji_split
     from irodori.pipeline import Colorizer
     from irodori.atomic import atomic_write_text
@@ -78,4 +92,58 @@ def run(args) -> int:
         atomic_write_text(Path(args.json), json.dumps(res, indent=1))
     print(f"psnr_hints={res.get('psnr', float('nan')):.3f} psnr_nohints={res['psnr_nohints']:.3f} "
           f"hint_de={res.get('hint_de', float('nan')):.3f}")
+    return 0
+
+
+def _run_hintauc(args) -> int:
+    import sys
+
+    import numpy as np
+
+    from irodori.atomic import atomic_path, atomic_write_text
+    from irodori.errors import InputError
+    from irodori.eval.protocol import evaluate_protocol, load_drawings, paint_bucket, plot_curves, require_hintauc
+    from irodori.flats import FLATS_MODES
+    from irodori.hint_input import HintLayer
+    from irodori.pipeline import Colorizer
+
+    t0 = time.perf_counter()
+    require_hintauc()
+    modes = [m.strip() for m in args.flats.split(",") if m.strip()]
+    if not modes or any(m not in FLATS_MODES for m in modes):
+        raise InputError(f"--flats takes modes from {', '.join(FLATS_MODES)}, got {args.flats!r}")
+    col = Colorizer.from_pretrained(args.model)
+    size = args.size or 256
+    drawings = load_drawings(args.data, args.split, size, args.limit)
+
+    def method(mode):
+        def colorize(line, hint, mask):
+            layer = HintLayer((np.clip(hint, 0, 1) * 255 + 0.5).astype(np.uint8), mask > 0.5)
+            return np.asarray(col(line, layer, flats=mode).image, np.float32) / 255
+        return colorize
+
+    methods = {f"model/{m}": method(m) for m in modes}
+    methods["paint-bucket"] = paint_bucket
+    from tqdm import tqdm
+    bar = tqdm(total=len(drawings), unit="drawing", file=sys.stderr, disable=None)
+    res = evaluate_protocol(drawings, methods, args.hint_type, progress=lambda i: bar.update(1))
+    bar.close()
+    res.update(model=str(args.model), data=Path(args.data).name, split=args.split, size=size,
+               step=col.meta.get("step"), seconds=time.perf_counter() - t0)
+    print(f"{'method':<22}{'AUC psnr':>10}{'AUC ssim':>10}{'region_fill':>13}{'bleed':>8}  psnr per ratio "
+          + " ".join(f"{100 * a:g}%" for a in res["alphas"]))
+    for name, e in res["methods"].items():
+        curve = " ".join(f"{e['per_alpha'][a]['psnr']:.2f}" for a in res["alphas"])
+        print(f"{name:<22}{e['hint_auc']['psnr']:>10.3f}{e['hint_auc']['ssim']:>10.4f}"
+              f"{e.get('region_fill', float('nan')):>13.3f}{e.get('bleed', float('nan')):>8.3f}  {curve}")
+    print(f"{res['images']} drawings of {args.data} ({args.split}) at {size} px, {args.hint_type} hints, "
+          f"hintauc {res['hintauc']} (geodesic paths, stable ties); {res['seconds']:.1f} s")
+    if args.plot:
+        with atomic_path(Path(args.plot), suffix=".png") as tmp:
+            plot_curves(res, tmp)
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(res, indent=1))
+    main = res["methods"][f"model/{modes[0]}"]
+    print(f"hint_auc_psnr={main['hint_auc']['psnr']:.3f} hint_auc_ssim={main['hint_auc']['ssim']:.4f} "
+          f"region_fill={main['region_fill']:.3f} bleed={main['bleed']:.3f}")
     return 0

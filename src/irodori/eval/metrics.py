@@ -96,4 +96,47 @@ def color_bleeding(output, truth, line, hint, mask, band: float | None = None, r
     return float(delta_e76(output[sel], truth[sel]).mean())
 
 
-METRICS = {"psnr": psnr, "ssim": ssim, "hint_de": hint_delta_e, "bleeding": color_bleeding}
+#: ΔE76 under which a pixel counts as "that color" for the region metrics.
+REGION_DE = 15.0
+#: Region interiors for the region metrics: pixels at least this far (px) from the ink.
+INTERIOR_PX = 3.0
+
+
+def _interiors(line: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, interior, hinted labels) for the region metrics: closed regions of ink-free pixels, their
+    pixels ≥ ``INTERIOR_PX`` from ink, and the labels holding a hinted pixel."""
+    labels = line_regions(line)
+    ink = line < LINE_THRESHOLD
+    far = cv2.distanceTransform((~ink).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) >= INTERIOR_PX
+    hinted = np.unique(labels[(mask > 0.5) & ~ink])
+    return labels, far & (labels > 0), hinted[hinted > 0]
+
+
+def region_fill(output, truth, line, hint, mask):
+    """Over the closed regions holding a hint, the mean fraction of each region's interior (≥ 3 px from ink)
+    whose color lies within ΔE76 15 of the region's hint color (the mean of its hinted pixels): does a hint
+    fill its whole region? Meant for hints placed deep inside closed regions (:mod:`irodori.eval.regionhints`)."""
+    labels, interior, hinted = _interiors(line, mask)
+    fractions = []
+    for lab in hinted:
+        region = labels == lab
+        target = hint[region & (mask > 0.5)].mean(axis=0)
+        sel = region & interior
+        if sel.any():
+            fractions.append(float((delta_e76(output[sel], target) <= REGION_DE).mean()))
+    return float(np.mean(fractions)) if fractions else float("nan")
+
+
+def region_bleed(output, truth, line, hint, mask):
+    """The fraction of the unhinted regions' interior (≥ 3 px from ink, the outer background included)
+    whose color moved more than ΔE76 15 from white, what a hints-only fill leaves there: do hints stay
+    inside their regions?"""
+    labels, interior, hinted = _interiors(line, mask)
+    sel = interior & ~np.isin(labels, hinted)
+    if not sel.any():
+        return float("nan")
+    return float((delta_e76(output[sel], np.ones(3)) > REGION_DE).mean())
+
+
+METRICS = {"psnr": psnr, "ssim": ssim, "hint_de": hint_delta_e, "bleeding": color_bleeding,
+           "region_fill": region_fill, "bleed": region_bleed}

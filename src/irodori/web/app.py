@@ -35,6 +35,8 @@ from starlette.datastructures import UploadFile
 
 import irodori
 from irodori.errors import InputError, IrodoriError
+from irodori.flats import FLATS_MODES
+from irodori.layerfile import layer_file_bytes, result_layers
 from irodori.hint_input import HintLayer, draw_hints, hint_layer_from_png, parse_hint_json
 from irodori.pipeline import ASSET_DIR, BUNDLED, Colorizer, lineart_to_unit
 
@@ -292,18 +294,24 @@ def _png(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+#: The images a ``layers=1`` answer holds, base64-encoded: PNGs, then the layered files.
+LAYER_KEYS = ("image", "line", "flats", "shading", "ora", "psd")
+
+
 def colorize_upload(colorizer: Colorizer, lineart: bytes, hints, resolution: int | None, layers: bool,
-                    max_pixels: int) -> dict:
+                    max_pixels: int, flats: str = "regions") -> dict:
     """Everything one request needs, off the event loop: decode, validate hints, run the model, encode PNGs."""
     line = lineart_to_unit(open_lineart(lineart, max_pixels), max_pixels)
     height, width = line.shape
     layer = hint_layer_from_upload(hints, height, width, max_pixels)
     start = time.perf_counter()
-    result = colorizer(line, layer, resolution=resolution)
+    result = colorizer(line, layer, resolution=resolution, flats=flats)
     out = {"width": width, "height": height, "hinted_pixels": len(layer) if layer is not None else 0,
-           "seconds": round(time.perf_counter() - start, 4), "image": _png(result.image)}
+           "seconds": round(time.perf_counter() - start, 4), "flats_mode": flats, "image": _png(result.image)}
     if layers:
-        out["line"], out["flat"] = _png(result.line), _png(result.flat)
+        stack = result_layers(result)
+        out.update(line=_png(result.line), flats=_png(result.flats), shading=_png(result.shading),
+                   ora=layer_file_bytes(".ora", stack, result.image), psd=layer_file_bytes(".psd", stack, result.image))
     return out
 
 
@@ -322,9 +330,15 @@ class ColorizeLayers(BaseModel):
     height: int
     hinted_pixels: int = Field(description="pixels of the line art covered by a hint")
     seconds: float = Field(description="time spent in the model")
-    image: str = Field(description="the colored illustration, RGB PNG, base64")
+    flats_mode: str = Field(description="how the flats were chosen: regions, hints-only or model")
+    image: str = Field(description="the colored illustration (flats × shading × lines), RGB PNG, base64")
     line: str = Field(description="the line layer: black with alpha = ink, RGBA PNG, base64")
-    flat: str = Field(description="the flat colors under the lines, RGB PNG, base64")
+    flats: str = Field(description="one flat color per line-art region (hint colors where hints claim "
+                                   "regions), RGB PNG, base64")
+    shading: str = Field(description="the model's light and shadow, a multiply layer, RGB PNG, base64")
+    ora: str = Field(description="OpenRaster file (Krita, GIMP, MyPaint): hints (hidden), lines, shading, "
+                                 "flats, base64")
+    psd: str = Field(description="layered Photoshop file with the same layers, base64")
 
 
 class QueueState(BaseModel):
@@ -374,8 +388,12 @@ _COLORIZE_BODY = {
                                "description": "optional: the working long side in pixels (default: the model's "
                                               "own scale, see /api/model native_size)"},
                 "layers": {"type": "boolean", "default": False,
-                           "description": "1/true: answer JSON with the image, line layer and flat colors "
-                                          "as base64 PNGs instead of a bare PNG"},
+                           "description": "1/true: answer JSON with the image, line, flats and shading layers "
+                                          "as base64 PNGs and the layered .ora/.psd files, instead of a bare PNG"},
+                "flats": {"type": "string", "enum": list(FLATS_MODES), "default": "regions",
+                          "description": "regions: a region a hint claims takes its color, the model colors the "
+                                         "rest; hints-only: unhinted regions stay white; model: the model's "
+                                         "own colors"},
             },
         },
         "encoding": {"lineart": {"contentType": "image/png, image/jpeg, image/webp, image/bmp, image/gif, "
@@ -386,13 +404,13 @@ _COLORIZE_BODY = {
 _COLORIZE_RESPONSES = {
     200: {"model": ColorizeLayers,
           "description": "The colored image as a PNG the size of the line art; with `layers=1`, JSON with the "
-                         "image, line layer and flat colors as base64 PNGs.",
+                         "image, its layers and the layered .ora/.psd files, base64-encoded.",
           "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
     400: {"model": ErrorDetail, "description": "a malformed multipart body"},
     413: {"model": ErrorDetail, "description": "the upload is over the size limit, or an image over the pixel limit"},
     415: {"model": ErrorDetail, "description": "not multipart/form-data, or a file that is not a readable image"},
     422: {"model": ErrorDetail, "description": "missing line art, malformed or out-of-bounds hints, or a bad "
-                                               "resolution/layers value"},
+                                               "resolution/layers/flats value"},
     503: {"model": ErrorDetail, "description": "every worker is busy and the queue is full; retry after the "
                                                "number of seconds in the Retry-After header",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
@@ -429,6 +447,13 @@ def _flag(value, name: str) -> bool:
     if text in ("", "0", "false", "no", "off"):
         return False
     raise ApiError(422, f"{name}: expected 1 or 0 (true/false), got {value!r}")
+
+
+def _choice(value, name: str, choices, default: str) -> str:
+    text = default if value is None or (isinstance(value, str) and not value.strip()) else str(value).strip()
+    if text not in choices:
+        raise ApiError(422, f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return text
 
 
 def _resolution(value, max_resolution: int) -> int | None:
@@ -482,7 +507,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
               openapi_extra={"requestBody": _COLORIZE_BODY}, summary="Colorize a line art with color hints")
     async def colorize(request: Request):
         """Colorize `lineart` with `hints`. The answer is a PNG the size of the line art, or with `layers=1`
-        JSON holding the image, the line layer and the flat colors as base64 PNGs."""
+        JSON holding the image, its layers and the layered files (see ColorizeLayers), base64-encoded."""
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
             raise ApiError(415, "send multipart/form-data with the line art as a file field named 'lineart'")
         async with request.form(max_files=4, max_fields=8) as form:
@@ -491,12 +516,13 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
                 raise ApiError(422, "lineart: missing; send the line art as a file field named 'lineart'")
             resolution = _resolution(form.get("resolution"), max_resolution)
             layers = _flag(form.get("layers"), "layers")
+            flats = _choice(form.get("flats"), "flats", FLATS_MODES, "regions")
             hints = form.get("hints")
             if isinstance(hints, UploadFile):
                 hints = await hints.read()
             data = await lineart.read()
         try:
-            future = queue.submit(colorize_upload, colorizer, data, hints, resolution, layers, max_pixels)
+            future = queue.submit(colorize_upload, colorizer, data, hints, resolution, layers, max_pixels, flats)
         except QueueFull as exc:
             raise ApiError(503, f"the server is busy ({queue.capacity} requests running or waiting); "
                                 f"retry in {exc.retry_after} s",
@@ -518,7 +544,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
         headers = {"Cache-Control": "no-store", "X-Colorize-Seconds": str(out["seconds"])}
         if not layers:
             return Response(out["image"], media_type="image/png", headers=headers)
-        for key in ("image", "line", "flat"):
+        for key in LAYER_KEYS:
             out[key] = base64.b64encode(out[key]).decode("ascii")
         return JSONResponse(out, headers=headers)
 

@@ -20,6 +20,8 @@ const el = {
   size: $('size'), sizeValue: $('size-value'), color: $('color'), colorValue: $('color-value'), palette: $('palette'),
   undo: $('undo'), redo: $('redo'), clear: $('clear'), showHints: $('show-hints'), resolution: $('resolution'),
   downloadResult: $('download-result'), downloadLine: $('download-line'), downloadFlat: $('download-flat'),
+  downloadShading: $('download-shading'), downloadOra: $('download-ora'), downloadPsd: $('download-psd'),
+  hintsOnly: $('hints-only'),
   downloadHints: $('download-hints'),
   workspace: $('workspace'), dropzone: $('dropzone'),
   editorPane: $('editor-pane'), editorBody: $('editor-body'), stage: $('stage'),
@@ -458,13 +460,16 @@ async function colorize() {
     body.append('lineart', state.file, state.file.name || 'lineart.png');
     body.append('hints', await hintBlob(), 'hints.png');
     body.append('layers', '1');
+    body.append('flats', el.hintsOnly.checked ? 'hints-only' : 'regions');
     if (el.resolution.value) body.append('resolution', el.resolution.value);
     if (controller.signal.aborted) return;
     const response = await fetch('api/colorize', { method: 'POST', body, signal: controller.signal });
     if (!response.ok) { await failed(response); return; }
     const data = await response.json();
     const result = {
-      image: base64ToBlob(data.image), line: base64ToBlob(data.line), flat: base64ToBlob(data.flat),
+      image: base64ToBlob(data.image), line: base64ToBlob(data.line), flats: base64ToBlob(data.flats),
+      shading: base64ToBlob(data.shading), ora: base64ToBlob(data.ora, 'image/openraster'),
+      psd: base64ToBlob(data.psd, 'image/vnd.adobe.photoshop'),
       revision, seconds: data.seconds,
     };
     result.bitmap = await createImageBitmap(result.image);
@@ -501,7 +506,8 @@ async function setResult(result) {
   state.result = result;
   if (old) { URL.revokeObjectURL(old.url); old.bitmap?.close?.(); }
   const ready = !!result;
-  for (const b of [el.downloadResult, el.downloadLine, el.downloadFlat]) b.disabled = !ready;
+  for (const b of [el.downloadResult, el.downloadLine, el.downloadFlat, el.downloadShading, el.downloadOra,
+                   el.downloadPsd]) b.disabled = !ready;
   if (!result) {
     el.resultImage.removeAttribute('src');
     el.resultImage.dataset.revision = '-1';
@@ -537,7 +543,10 @@ async function download(kind) {
   if (kind === 'hints') { if (state.hints) saveBlob(await hintBlob(), `${state.stem}.hints.png`); return; }
   const r = state.result;
   if (!r) return;
-  const names = { image: `${state.stem}.colored.png`, line: `${state.stem}.line.png`, flat: `${state.stem}.flat.png` };
+  const names = {
+    image: `${state.stem}.colored.png`, line: `${state.stem}.line.png`, flats: `${state.stem}.flats.png`,
+    shading: `${state.stem}.shading.png`, ora: `${state.stem}.ora`, psd: `${state.stem}.psd`,
+  };
   saveBlob(r[kind], names[kind]);
 }
 
@@ -640,7 +649,11 @@ function wire() {
   el.resolution.addEventListener('change', () => schedulePreview(0));
   el.downloadResult.addEventListener('click', () => download('image'));
   el.downloadLine.addEventListener('click', () => download('line'));
-  el.downloadFlat.addEventListener('click', () => download('flat'));
+  el.downloadFlat.addEventListener('click', () => download('flats'));
+  el.downloadShading.addEventListener('click', () => download('shading'));
+  el.downloadOra.addEventListener('click', () => download('ora'));
+  el.downloadPsd.addEventListener('click', () => download('psd'));
+  el.hintsOnly.addEventListener('change', () => schedulePreview(0));
   el.downloadHints.addEventListener('click', () => download('hints'));
   el.modelButton.addEventListener('click', showModel);
   document.addEventListener('keydown', onKey);

@@ -1,0 +1,135 @@
+"""Region-aware results: which regions hints claim, and flats ⊙ shading ⊙ line."""
+
+import cv2
+import numpy as np
+import pytest
+
+from irodori.flats import FLATS_MODES, claim_regions, compose
+from irodori.regions import segment
+
+S = 128
+RED, GREEN, BLUE = np.array([0.9, 0.1, 0.1]), np.array([0.1, 0.8, 0.2]), np.array([0.1, 0.2, 0.9])
+
+
+def two_boxes() -> np.ndarray:
+    """Two closed boxes side by side (A left, B right) on a background: a shared 3-px wall between them."""
+    line = np.ones((S, S), np.float32)
+    cv2.rectangle(line, (16, 32), (64, 96), 0.0, 3)
+    cv2.rectangle(line, (64, 32), (112, 96), 0.0, 3)
+    return line
+
+
+A, B, BG = (64, 40), (64, 88), (8, 8)  # (y, x) deep inside box A, box B, and the background
+
+
+def dot(hint, mask, yx, color, r=3):
+    y, x = yx
+    hint[y - r:y + r + 1, x - r:x + r + 1] = color
+    mask[y - r:y + r + 1, x - r:x + r + 1] = 1
+
+
+def empty():
+    return np.zeros((S, S, 3), np.float32), np.zeros((S, S), np.float32)
+
+
+def model_guess():
+    """A stand-in model output: a soft orange everywhere, darker towards the bottom (shading)."""
+    ramp = np.linspace(1.0, 0.6, S, dtype=np.float32)[:, None, None]
+    return np.broadcast_to(np.array([0.95, 0.7, 0.4], np.float32) * ramp, (S, S, 3)).copy()
+
+
+def region_of(regions, yx):
+    return regions.labels == regions.labels[yx]
+
+
+def test_a_dot_deep_in_a_region_fills_all_of_it_and_nothing_else():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, A, RED)
+    claims = claim_regions(regions, hint, mask)
+    layers = compose(model_guess(), line, regions, claims, "hints-only", shading=0.0)
+    a, b, bg = (region_of(regions, p) & ~regions.ink for p in (A, B, BG))
+    assert np.allclose(layers.flats[a], RED, atol=1e-6)
+    assert np.allclose(layers.image[b], 1.0) and np.allclose(layers.image[bg], 1.0)
+
+
+def test_a_dot_spilling_over_a_line_does_not_color_the_neighbour():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, A, RED)
+    hint[60:68, 61:68] = GREEN  # a green dab on the wall between A and B, spilling 2 px into B
+    mask[60:68, 61:68] = 1
+    claims = claim_regions(regions, hint, mask)
+    la, lb = regions.labels[A], regions.labels[B]
+    assert claims.claimed[la] and np.allclose(claims.color[la], RED, atol=1e-6), "the spill does not spoil A"
+    assert not claims.hinted[lb], "B is not claimed by a few spilled pixels"
+
+
+def test_a_stroke_across_two_regions_colors_both():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    hint[62:67, 30:100] = BLUE
+    mask[62:67, 30:100] = 1
+    claims = claim_regions(regions, hint, mask)
+    for p in (A, B):
+        assert claims.claimed[regions.labels[p]]
+    assert not claims.hinted[regions.labels[BG]]
+
+
+def test_the_background_is_claimed_only_by_hints_well_inside_it():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    hint[28:31, 40:60] = GREEN  # just outside box A's top edge: spill into the background
+    mask[28:31, 40:60] = 1
+    assert not claim_regions(regions, hint, mask).hinted[regions.labels[BG]]
+    dot(hint, mask, (112, 64), GREEN)  # deep in the background
+    assert claim_regions(regions, hint, mask).claimed[regions.labels[BG]]
+
+
+def test_disagreeing_hints_leave_the_model_its_own_colors():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, (50, 40), RED)
+    dot(hint, mask, (80, 40), BLUE)
+    claims = claim_regions(regions, hint, mask)
+    la = regions.labels[A]
+    assert claims.hinted[la] and not claims.claimed[la]
+    model = model_guess()
+    layers = compose(model, line, regions, claims, "regions")
+    a = region_of(regions, A) & ~regions.ink
+    assert np.abs(layers.image[a] - model[a] * line[a][:, None]).max() < 0.02
+
+
+@pytest.mark.parametrize("mode", FLATS_MODES)
+def test_flats_shading_and_line_multiply_to_the_image(mode):
+    line = cv2.GaussianBlur(two_boxes(), (3, 3), 0.7)
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, A, RED)
+    layers = compose(model_guess(), line, regions, claim_regions(regions, hint, mask), mode, shading=0.7)
+    for name in ("flats", "shading"):
+        arr = getattr(layers, name)
+        assert arr.shape == (S, S, 3) and arr.min() >= 0 and arr.max() <= 1, name
+    assert np.allclose(layers.image, layers.flats * layers.shading * line[..., None])
+    flat_per_region = [np.unique(layers.flats[regions.labels == lab], axis=0) for lab in range(1, regions.count + 1)]
+    assert all(len(colors) == 1 for colors in flat_per_region), "one flat color per region"
+
+
+def test_model_mode_keeps_the_model_output_and_shading_keeps_its_light_and_shadow():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, A, RED)
+    model = model_guess()
+    raw = compose(model, line, regions, claim_regions(regions, hint, mask), "model")
+    assert np.abs(raw.image - model * line[..., None]).max() < 0.03
+    shaded = compose(model, line, regions, claim_regions(regions, hint, mask), "regions", shading=1.0)
+    a = region_of(regions, A) & ~regions.ink
+    top, bottom = shaded.image[A[0] - 25, A[1]], shaded.image[A[0] + 25, A[1]]
+    assert bottom.sum() < top.sum() - 0.05, "the model's darkening towards the bottom shows over the flat"
+    assert np.allclose(np.median(shaded.image[a], axis=0), RED, atol=0.03), "the typical pixel is the hint"
