@@ -332,3 +332,20 @@ def test_train_precision_is_reported_and_validated(tmp_path, capsys):
         assert _final_state(tmp_path / precision)["G"]["stem.0.weight"].dtype == torch.float32  # weights stay fp32
     assert main(["train", "tiny", "train.precision=fp16", "--out", str(tmp_path / "bad"), "--steps", "1"]) == 2
     assert "train.precision" in capsys.readouterr().err
+
+
+def test_half_collate_is_lossless_for_8_bit_data_and_micro_step_takes_it():
+    from irodori.train.loop import collate_half
+
+    cfg = load_config("tiny")
+    ds = build_dataset(cfg.data, seed=0)
+    samples = [ds[i] for i in range(2)]
+    half = collate_half(samples)
+    assert all(v.dtype == torch.float16 for v in half.values())
+    full = {k: torch.stack([s[k] for s in samples]) for k in half}
+    levels = torch.arange(256) * 2 / 255 - 1
+    assert (levels.half().float() - levels).abs().max() < 0.1 / 255
+    assert (half["color"].float() - full["color"]).abs().max() < 0.1 / 255
+    torch.manual_seed(0)
+    G, D = build_generator(cfg.generator), build_discriminator(cfg.discriminator)
+    assert torch.isfinite(micro_step(G, D, D, half, cfg.loss)["g_total"])
