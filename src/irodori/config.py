@@ -138,6 +138,9 @@ class DataConfig:
     scribble_prob: float = 0.0
     #: Probability of restyling real line art (width, gaps, grey/anti-aliased, jitter; data.lineart).
     line_aug: float = 0.0
+    #: Corpus (``data.dataset: corpus``): source name -> sampling weight; empty = every present source,
+    #: weighted by its number of images (see :class:`irodori.data.corpus.CorpusPairs`).
+    sources: dict = field(default_factory=dict)
     num_workers: int = 2
 
     def __post_init__(self):
@@ -152,6 +155,11 @@ class DataConfig:
                 raise ConfigError(f"data.{name} must lie in [0, 1], got {v}")
         if self.hint_max_size < 1:
             raise ConfigError("data.hint_max_size must be >= 1")
+        bad = {k: v for k, v in dict(self.sources).items()
+               if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0}
+        if bad or (self.sources and not any(v > 0 for v in dict(self.sources).values())):
+            raise ConfigError(f"data.sources must map source names to non-negative weights, some positive; "
+                              f"got {dict(self.sources)}")
 
 
 @dataclass(frozen=True)

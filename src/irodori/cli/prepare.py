@@ -4,7 +4,8 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     p = sub.add_parser("prepare", help="download/convert a dataset into the layout training reads",
-                       description="Prepare a dataset directory. Subcommands: openmoji, lineart.")
+                       description="Prepare a dataset directory. Subcommands: openmoji, lineart, and the "
+                                   "illustration corpus: openclipart, dicebear, wesnoth, naev, all.")
     psub = p.add_subparsers(dest="dataset", metavar="DATASET")
     psub.required = True
 
@@ -45,6 +46,61 @@ def add_parser(sub) -> None:
     la.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     la.add_argument("--quiet", action="store_true", help="no progress bar")
     la.set_defaults(prepare_run=_run_lineart)
+    _add_corpus_parsers(psub)
+
+
+CORPUS_HELP = {
+    "openclipart": "OpenClipart illustrations (public domain, Debian openclipart-svg) as exact line art pairs",
+    "dicebear": "DiceBear avatars (CC BY 4.0 / CC0 per style, npm @dicebear/*) composed into pairs (needs node)",
+    "wesnoth": "Battle for Wesnoth portraits (GPL-2+, Debian wesnoth-1.16-data + campaigns), colour only",
+    "naev": "Naev portraits (GPL-3+, Debian naev-data), colour only",
+    "all": "every corpus source plus OpenMoji, then drop near-duplicates and write OUT/corpus.json",
+}
+
+
+def _add_corpus_parsers(psub) -> None:
+    for name, text in CORPUS_HELP.items():
+        p = psub.add_parser(
+            name, help=text,
+            description=f"{text}. Writes OUT/<source>/color/NAME.png (RGB on white, long side SIZE, square), "
+                        "OUT/<source>/black/NAME.png for line-art pairs, OUT/<source>/manifest.json (split, group, "
+                        "origin, licence, attribution per file) and OUT/<source>/ATTRIBUTION.md. Splits by "
+                        "hash_split of the group (variants share a split). Re-running skips finished files; "
+                        "writes are atomic. Without --source, fetches with apt-get download / npm pack.")
+        p.add_argument("--out", required=True, help="corpus directory (each source gets a subfolder)")
+        p.add_argument("--source", default=None,
+                       help="an unpacked package folder or its .deb/.tgz (dicebear: a folder of the @dicebear "
+                            "package .tgz files; all: a folder with optional subfolders named after the sources)")
+        p.add_argument("--size", type=int, default=256, help="long side in pixels (default 256)")
+        p.add_argument("--limit", type=int, default=None,
+                       help="at most N images per source (dicebear: N images, default 2000)")
+        p.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.set_defaults(prepare_run=_run_corpus, corpus_source=name)
+
+
+def _print_result(r) -> None:
+    counts = " ".join(f"{k}={v}" for k, v in r.manifest["counts"].items())
+    print(f"{r.name}: {counts} (new {r.written}, already done {r.skipped}, rejected/failed {r.rejected}, "
+          f"{r.seconds:.1f} s)")
+
+
+def _run_corpus(args) -> int:
+    from irodori.data.sources import SourceError, prepare_all, prepare_source
+
+    if args.size < 16:
+        raise SourceError(f"--size must be at least 16 pixels, got {args.size}")
+    if args.limit is not None and args.limit < 1:
+        raise SourceError(f"--limit must be >= 1, got {args.limit}")
+    opts = dict(size=args.size, workers=max(1, args.workers), progress=not args.quiet)
+    if args.corpus_source != "all":
+        _print_result(prepare_source(args.corpus_source, args.out, source=args.source, limit=args.limit, **opts))
+        return 0
+    limits = {n: args.limit for n in ("openclipart", "dicebear", "wesnoth", "naev")} if args.limit else None
+    summary = prepare_all(args.out, source=args.source, limits=limits, on_done=_print_result, **opts)
+    total = " ".join(f"{k}={v}" for k, v in summary["total"].items())
+    print(f"corpus {args.out}: {total}; near-duplicates dropped: {len(summary['near_duplicates']['dropped'])}")
+    return 0
 
 
 def _run_openmoji(args) -> int:

@@ -61,6 +61,7 @@ def build_dataset(cfg: DataConfig, split: str | None = None, seed: int = 0) -> D
     Checks first that every line extraction method in ``cfg.line_methods`` can run
     (:class:`ConfigError` otherwise), then dispatches: "synthetic" -> :class:`SyntheticShapes`
     (256 images), "folder" -> :class:`IllustrationFolder`, "openmoji" -> :class:`OpenMojiPairs`,
+    "corpus" -> :class:`~irodori.data.corpus.CorpusPairs`,
     "danbooru" -> :class:`Danbooru2019`; ``cfg.root`` is the data location.
     """
     check_methods(cfg.line_methods)
@@ -78,4 +79,8 @@ def build_dataset(cfg: DataConfig, split: str | None = None, seed: int = 0) -> D
         return OpenMojiPairs(cfg.root, split, extract_prob=cfg.extract_prob, **spec)
     if cfg.dataset == "danbooru":
         return Danbooru2019(cfg.root, cfg.metadata or None, split, **spec)
+    if cfg.dataset == "corpus":
+        from irodori.data.corpus import CorpusPairs
+
+        return CorpusPairs(cfg.root, split, sources=dict(cfg.sources), extract_prob=cfg.extract_prob, **spec)
     raise ConfigError(f"unknown data.dataset {cfg.dataset!r}")
