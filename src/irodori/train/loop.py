@@ -317,7 +317,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
             for micro_i in range(tc.grad_accum):
                 batch = next(data_iter)
                 if fixed_batch is None:
-                    fixed_batch = {k: v[:4].float() for k, v in batch.items()}
+                    fixed_batch = {k: v[:4].clone().float() for k, v in batch.items()}
                 last_micro = micro_i == tc.grad_accum - 1
                 ctx = contextlib.ExitStack()
                 if dist_info.enabled and not last_micro:
