@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-SAMPLE := src/irodori/assets/samples/strawberry
+SAMPLE := src/irodori/assets/samples/monkey
 
 demo: $(STAMP)
 	$(BIN)/irodori colorize $(SAMPLE).png --hints $(SAMPLE).hints.json -o out/demo.png

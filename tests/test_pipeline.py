@@ -10,6 +10,7 @@ import irodori
 from irodori.cli import main
 from irodori.hint_input import HintError, draw_hints, hint_layer_from_png, parse_hint_json
 from irodori.pipeline import Colorizer, working_size
+from irodori.regions import depth, segment
 
 from conftest import cross_lineart
 
@@ -121,20 +122,25 @@ def test_cli_folder_reports_failures_and_continues(model_path, tmp_path, capsys)
     assert "b.png" in capsys.readouterr().err
 
 
-def test_bundled_model_spreads_a_hint_it_would_not_guess():
-    """The shipped weights use hints: a blue dot on the strawberry (a test-split drawing the model never
-    saw) turns the body around it blue, and a far part of the same region follows."""
+def test_bundled_pipeline_fills_each_hinted_region_of_a_drawing_it_never_saw():
+    """The shipped weights with the default region-aware flats: on the monkey (an OpenClipart test-split
+    drawing), each hint colors its whole region, up to the lines and not past them, even where the network
+    alone paints something else."""
     col = Colorizer.from_pretrained("demo")
-    sample = Path(irodori.__file__).parent / "assets" / "samples" / "strawberry.png"
-
-    def mean_rgb(img, x, y, r=12):  # mean color off the lines in a (2r+1)^2 window
-        a = np.asarray(img.convert("RGB"), dtype=np.float64)[y - r:y + r + 1, x - r:x + r + 1]
-        return a[a.sum(-1) > 150].mean(axis=0)
-
-    plain = col(sample).image
-    blue = col(sample, [{"x": 187, "y": 120, "color": "#2040e0", "size": 6}]).image
-    for x, y in ((187, 120), (140, 170)):  # at the hint; 60 px away in the same region
-        r0, _, b0 = mean_rgb(plain, x, y)
-        r1, _, b1 = mean_rgb(blue, x, y)
-        assert r0 > b0 + 40, "without hints the body is red-orange"
-        assert b1 > r1, f"a blue hint turns ({x}, {y}) blue: rgb {mean_rgb(blue, x, y).round()}"
+    samples = Path(irodori.__file__).parent / "assets" / "samples"
+    hints = json.loads((samples / "monkey.hints.json").read_text())
+    line = np.asarray(Image.open(samples / "monkey.png").convert("L"), np.float32) / 255
+    regions = segment(line)
+    out = np.asarray(col(line, hints).image, np.float64)
+    raw = np.asarray(col(line, hints, flats="model").image, np.float64)
+    deep = depth(regions) >= 3
+    for h in hints:
+        region = (regions.labels == regions.labels[h["y"], h["x"]]) & deep
+        want = np.array([int(h["color"][i:i + 2], 16) for i in (1, 3, 5)], np.float64)
+        err = np.abs(out[region] - want).max(axis=1)
+        assert (err <= 40).mean() >= 0.9, f"hint {h}: {(err <= 40).mean():.2f} of its region within 40 levels"
+    hat = (regions.labels == regions.labels[63, 80]) & deep
+    assert np.abs(raw[hat] - [0xcf, 0xe3, 0xf5]).max(axis=1).mean() > np.abs(out[hat] - [0xcf, 0xe3, 0xf5]).max(
+        axis=1).mean() + 10, "the flats change what the network alone would paint there"
+    background = regions.labels == regions.labels[2, 2]
+    assert np.asarray(col(line, hints, flats="hints-only").image)[background & deep].min() >= 250

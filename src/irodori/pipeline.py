@@ -236,7 +236,13 @@ class Colorizer:
         line = lineart_to_unit(lineart, self.max_pixels)
         H, W = line.shape
         layer = self.hint_layer(hints, H, W)
-        model = self.model_colors(line, layer, resolution)
+        return self.compose(line, layer, self.model_colors(line, layer, resolution), flats, shading, max_gap)
+
+    @staticmethod
+    def compose(line: np.ndarray, layer: HintLayer, model: np.ndarray, flats: str = "regions",
+                shading: float = DEFAULT_SHADING, max_gap: int | None = None) -> ColorizeResult:
+        """The result from the model's colors (:meth:`model_colors`): regions, claims, flats, shading, layers."""
+        H, W = line.shape
         regions = segment(line, max_gap)
         hint_rgb = layer.rgb.astype(np.float32) / 255.0
         claims = claim_regions(regions, hint_rgb, layer.mask)

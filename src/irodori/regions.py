@@ -5,10 +5,10 @@ line art is darker than a threshold set halfway between its paper and its darkes
 anti-aliased lines count), and the ink-free pixels are split by *trapped-ball filling*: the free space
 is eroded by a disc of radius ``R`` (``2R + 1 > max_gap``); each connected piece left is a ball that
 cannot pass through any gap of up to ``max_gap`` px, so it founds a region, grown back by ``R`` inside
-the free space. The same is repeated with radius 1 and then 0 on what is still unlabelled, for narrow
-regions; a piece that touches a region already found (its narrow end, or the channel through a gap)
-founds a region only when large. What no ball reached and the ink itself join the nearest region, and
-regions smaller than ``min_area`` merge into their nearest neighbours. Pure OpenCV/numpy,
+the free space. What is still unlabelled is split into connected pieces: a piece that touches a region
+already found (its narrow end, or the channel through a gap) founds a region only when large, any other
+(a narrow region of its own) when at least ``min_area``. The rest and the ink join the nearest region,
+and regions smaller than ``min_area`` merge into their nearest neighbours. Pure OpenCV/numpy,
 deterministic, a few passes over the pixels.
 """
 
@@ -61,16 +61,19 @@ def _disc(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def _nearest_labels(labels: np.ndarray) -> np.ndarray:
-    """Every pixel labelled with the label of its nearest labelled pixel (Euclidean)."""
+def _nearest(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(every pixel labelled with the label of its nearest labelled pixel, the distance to it in px)."""
     seeds = labels > 0
     if seeds.all() or not seeds.any():
-        return labels
-    _, idx = cv2.distanceTransformWithLabels((~seeds).astype(np.uint8), cv2.DIST_L2, 5,
-                                             labelType=cv2.DIST_LABEL_PIXEL)
+        return labels, None
+    dist, idx = cv2.distanceTransformWithLabels((~seeds).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
     # DIST_LABEL_PIXEL numbers the zero (seed) pixels 1..n in raster order.
-    seed_values = labels[seeds]
-    return seed_values[idx - 1].astype(np.int32)
+    return labels[seeds][idx - 1].astype(np.int32), dist
+
+
+def _nearest_labels(labels: np.ndarray) -> np.ndarray:
+    return _nearest(labels)[0]
 
 
 def _balls(free: np.ndarray, labels: np.ndarray, r: int, next_label: int, min_seed: int,
@@ -80,7 +83,8 @@ def _balls(free: np.ndarray, labels: np.ndarray, r: int, next_label: int, min_se
     A ball in a piece of free space that touches a region already found (the narrow end of that region,
     or the channel through a gap) founds a region only when its core covers ``min_touching`` px."""
     todo = (free & (labels == 0)).astype(np.uint8)
-    core = cv2.erode(todo, _disc(r)) if r > 0 else todo
+    # where a disc of radius r fits: farther than r from anything outside the free space (an erosion)
+    core = (cv2.distanceTransform(todo, cv2.DIST_L2, 5) > r).astype(np.uint8) if r > 0 else todo
     n, comp, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=4)
     area = stats[:, cv2.CC_STAT_AREA]
     big = area >= min_seed
@@ -98,16 +102,17 @@ def _balls(free: np.ndarray, labels: np.ndarray, r: int, next_label: int, min_se
     lut = np.zeros(n, np.int32)
     lut[keep] = np.arange(next_label, next_label + keep.size, dtype=np.int32)
     seeds = lut[comp]
-    if r > 0:  # grow each ball back by r, only inside the free space it was eroded from
-        grown = _nearest_labels(seeds)
-        reach = cv2.dilate((seeds > 0).astype(np.uint8), _disc(r)).astype(bool)
-        seeds = np.where(reach & todo.astype(bool), grown, 0)
+    if r > 0:  # grow each ball back by r (a dilation), only inside the free space it was eroded from
+        grown, dist = _nearest(seeds)
+        if dist is not None:
+            seeds = np.where((dist <= r + 0.5) & todo.astype(bool), grown, 0)
     labels[seeds > 0] = seeds[seeds > 0]
     return next_label + keep.size
 
 
 def _merge_small(labels: np.ndarray, min_area: int) -> np.ndarray:
-    """Regions under ``min_area`` px handed to their nearest neighbours; labels renumbered 1..n."""
+    """Regions under ``min_area`` px (of free space) and every unlabelled pixel (ink, what no ball reached)
+    handed to the nearest region; labels renumbered 1..n."""
     area = np.bincount(labels.ravel())
     small = area < min_area
     small[0] = True
@@ -138,12 +143,12 @@ def segment(line: np.ndarray, max_gap: int | None = None, min_area: int | None =
     next_label = 1
     big_r = (max(max_gap, 0) + 1) // 2  # the smallest ball wider than the gap; 0: plain connected pieces
     min_touching = max(min_area, (2 * big_r + 1) ** 2)
-    for r in sorted({big_r, min(big_r, 1), 0}, reverse=True):  # r = 0: pieces no ball reached, if big enough
+    for r in sorted({big_r, 0}, reverse=True):  # r = 0: pieces no ball reached (narrow regions), if big enough
         min_seed = max(1, min_area // (4 * r * r + 1)) if r else min_area
         next_label = _balls(free, labels, r, next_label, min_seed, min_touching)
     if next_label == 1:  # no free space at all
         labels[:] = 1
-    labels = _merge_small(_nearest_labels(labels), min_area)
+    labels = _merge_small(labels, min_area)
     count = int(labels.max())
     area = np.bincount(labels.ravel(), minlength=count + 1)
     edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])

@@ -45,6 +45,9 @@ def add_parser(sub) -> None:
     p.add_argument("--flats", default="regions",
                    help="hintauc: the pipeline's flats mode(s) to score, comma-separated from regions, "
                         "hints-only, model (the first is the one on the last line)")
+    p.add_argument("--shading", default=None,
+                   help="hintauc: shading strength(s) in [0, 1] for the regions/hints-only modes, comma-separated "
+                        "(default: the pipeline's); each mode x strength is scored as model/MODE@STRENGTH")
     p.add_argument("--plot", metavar="PNG", help="hintauc: write the per-ratio curves of every method here")
 
 
@@ -95,6 +98,21 @@ def run(args) -> int:
     return 0
 
 
+def _shadings(text: str | None) -> list[float]:
+    from irodori.errors import InputError
+    from irodori.flats import DEFAULT_SHADING
+
+    if text is None:
+        return [DEFAULT_SHADING]
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--shading takes numbers in [0, 1], got {text!r}") from None
+    if not values or any(not 0 <= v <= 1 for v in values):
+        raise InputError(f"--shading takes numbers in [0, 1], got {text!r}")
+    return values
+
+
 def _run_hintauc(args) -> int:
     import sys
 
@@ -103,7 +121,7 @@ def _run_hintauc(args) -> int:
     from irodori.atomic import atomic_path, atomic_write_text
     from irodori.errors import InputError
     from irodori.eval.protocol import evaluate_protocol, load_drawings, paint_bucket, plot_curves, require_hintauc
-    from irodori.flats import FLATS_MODES
+    from irodori.flats import DEFAULT_SHADING, FLATS_MODES
     from irodori.hint_input import HintLayer
     from irodori.pipeline import Colorizer
 
@@ -115,14 +133,27 @@ def _run_hintauc(args) -> int:
     col = Colorizer.from_pretrained(args.model)
     size = args.size or 256
     drawings = load_drawings(args.data, args.split, size, args.limit)
+    shadings = _shadings(args.shading)
+    memo = {}
 
-    def method(mode):
+    def model_colors(line, layer):  # one model run per input, shared by every mode and strength
+        key = (line.ctypes.data, layer.rgb.tobytes(), layer.mask.tobytes())
+        if key not in memo:
+            memo.clear()
+            memo[key] = col.model_colors(line, layer)
+        return memo[key]
+
+    def method(mode, shading):
         def colorize(line, hint, mask):
             layer = HintLayer((np.clip(hint, 0, 1) * 255 + 0.5).astype(np.uint8), mask > 0.5)
-            return np.asarray(col(line, layer, flats=mode).image, np.float32) / 255
+            out = col.compose(line, layer, model_colors(line, layer), mode, shading)
+            return np.asarray(out.image, np.float32) / 255
         return colorize
 
-    methods = {f"model/{m}": method(m) for m in modes}
+    methods = {}
+    for m in modes:
+        for k in ([DEFAULT_SHADING] if m == "model" else shadings):
+            methods[f"model/{m}" if len(shadings) == 1 or m == "model" else f"model/{m}@{k:g}"] = method(m, k)
     methods["paint-bucket"] = paint_bucket
     from tqdm import tqdm
     bar = tqdm(total=len(drawings), unit="drawing", file=sys.stderr, disable=None)
@@ -143,7 +174,7 @@ def _run_hintauc(args) -> int:
             plot_curves(res, tmp)
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(res, indent=1))
-    main = res["methods"][f"model/{modes[0]}"]
+    main = res["methods"][next(iter(methods))]
     print(f"hint_auc_psnr={main['hint_auc']['psnr']:.3f} hint_auc_ssim={main['hint_auc']['ssim']:.4f} "
           f"region_fill={main['region_fill']:.3f} bleed={main['bleed']:.3f}")
     return 0

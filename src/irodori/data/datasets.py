@@ -1,6 +1,6 @@
 """Datasets that only compose the pure functions of this package.
 
-Each item is a dict of float32 tensors (DESIGN.md "Tensors"):
+Each item is a dict of float32 tensors (docs/DESIGN.md "Tensors"):
 
 - ``line``  1×S×S in [-1, 1], white paper = 1
 - ``hint``  3×S×S in [-1, 1], 0 where there is no hint

@@ -95,7 +95,7 @@ def find_images(root: str | os.PathLike) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------
-# Arrays <-> tensors (the layout documented in DESIGN.md "Tensors")
+# Arrays <-> tensors (the layout documented in docs/DESIGN.md "Tensors")
 
 
 def rgb_to_tensor(rgb: np.ndarray) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The paper's U-Net generator with a mid-level of CSA blocks (§3.2, DESIGN.md)."""
+"""The paper's U-Net generator with a mid-level of CSA blocks (§3.2, docs/DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def apply_output(raw: torch.Tensor, line: torch.Tensor, mode: str, training: boo
 
     ``tanh``: the paper's output. ``residual``: color = white + unbounded residual,
     multiplied by the line art (in [0, 1] space); clamped only outside training,
-    which avoids the all-white collapse measured in DESIGN.md. ``flat=True`` returns
+    which avoids the all-white collapse measured in docs/DESIGN.md. ``flat=True`` returns
     the colors before the line art is multiplied in (residual mode; tanh has no such layer).
     """
     if mode == "tanh":

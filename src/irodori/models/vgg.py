@@ -100,7 +100,7 @@ class HintEncoder(nn.Module):
     """The paper's hint encoder: frozen VGG19 up to conv4_4 (before ReLU), H/8, 512 channels.
 
     Input: hint RGB in [-1, 1] and its mask; the hint image is shown to VGG as
-    hints on black (DESIGN.md). Computed once per generator forward.
+    hints on black (docs/DESIGN.md). Computed once per generator forward.
     """
 
     out_channels = 512
