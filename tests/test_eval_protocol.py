@@ -61,15 +61,16 @@ def test_region_fill_and_bleed_score_a_clean_fill_a_short_fill_and_a_spill():
     assert region_bleed(spilled, truth, line, one, one_mask) > 0.005
 
 
-def test_evaluate_hintauc_protocol_ends_with_the_summary_line(model_path, tmp_path, capsys):
+def test_evaluate_hintauc_protocol_skips_near_duplicates_and_ends_with_the_summary_line(model_path, tmp_path, capsys):
     root = tmp_path / "data"
     files = {}
-    for i in range(2):
+    for i in range(3):
         line, truth = drawing(i)
         for sub, arr in (("black", line), ("color", truth)):
             (root / sub).mkdir(parents=True, exist_ok=True)
             Image.fromarray((arr * 255 + 0.5).astype(np.uint8)).save(root / sub / f"d{i}.png")
         files[f"d{i}"] = {"split": "test"}
+    files["d2"]["duplicate_of"] = "train/x"  # a near-duplicate of a training file is no test drawing
     (root / "manifest.json").write_text(json.dumps({"files": files}))
     plot, out_json = tmp_path / "curve.png", tmp_path / "res.json"
     assert main(["evaluate", "--protocol", "hintauc", "--model", str(model_path), "--data", str(root),

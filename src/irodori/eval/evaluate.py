@@ -41,7 +41,9 @@ class EvalItem:
 
 
 def split_names(files: dict, split: str, limit: int | None = None) -> list[str]:
-    return sorted(n for n, rec in files.items() if rec["split"] == split)[:limit]
+    """A split's names in a prepared manifest, in name order, leaving out near-duplicates of other files
+    (``duplicate_of``, marked by ``irodori prepare all``): a test drawing whose twin is in train is no test."""
+    return sorted(n for n, rec in files.items() if rec["split"] == split and "duplicate_of" not in rec)[:limit]
 
 
 def dataset_key(root: str | Path, split: str, size: int, limit: int | None = None) -> dict:
