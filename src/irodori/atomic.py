@@ -46,3 +46,38 @@ def atomic_write_bytes(path: str | os.PathLike, write_fn) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def atomic_write_files(files: list[tuple[Path, bytes]]) -> None:
+    """Write a set of files all or nothing: each to a temp file next to it, then all renamed into place.
+
+    A folder in the way is refused before anything is written; if a write or rename fails, the files already
+    renamed are removed and the temps deleted. Raises ``OSError`` with ``filename`` set to the failing path."""
+    for path, _ in files:
+        if Path(path).is_dir():
+            raise IsADirectoryError(21, "it is a folder", str(path))
+    temps: list[str] = []
+    done: list[Path] = []
+    current = files[0][0] if files else None
+    try:
+        for path, data in files:
+            current = Path(path)
+            current.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=current.parent, prefix=f".{current.name}.", suffix=".tmp")
+            temps.append(tmp)
+            os.fchmod(fd, _umask_mode())
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        for (path, _), tmp in zip(files, temps):
+            current = Path(path)
+            os.replace(tmp, current)
+            done.append(current)
+    except OSError as exc:
+        for path in done:
+            path.unlink(missing_ok=True)
+        exc.filename = str(current)
+        raise
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -67,12 +67,12 @@ def default_depth(height: int, width: int) -> float:
 
 
 def claim_regions(regions: Regions, hint_rgb: np.ndarray, hint_mask: np.ndarray, depth_px: float | None = None,
-                  agree: float = AGREE, region_depth: np.ndarray | None = None) -> Claims:
+                  agree: float = AGREE) -> Claims:
     """Which regions the hints claim (module docstring). ``hint_rgb`` H×W×3 in [0, 1], ``hint_mask`` H×W."""
     n = regions.count
     h, w = regions.labels.shape
     depth_px = default_depth(h, w) if depth_px is None else float(depth_px)
-    dep = depth(regions) if region_depth is None else region_depth
+    dep = depth(regions)
     deepest = _capped_max(dep, regions.labels, n, 2 * depth_px)
     need = np.minimum(depth_px, 0.5 * deepest) * np.where(regions.border, 2.0, 1.0)
     sel = hint_mask > 0.5

@@ -6,7 +6,7 @@ they give the colored result (:class:`irodori.pipeline.ColorizeResult`).
 
 OpenRaster is a zip: ``mimetype`` first and stored uncompressed, ``stack.xml`` (first layer = topmost),
 one PNG per layer under ``data/``, ``mergedimage.png`` and ``Thumbnails/thumbnail.png`` (≤ 256 px).
-PSD is written with ``psd-tools`` (RLE-compressed pixel layers). Files are written atomically.
+PSD is written with ``psd-tools`` (RLE-compressed pixel layers). Both are built in memory; the CLI writes them\nwith the other outputs, all or nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from PIL import Image
 
-from irodori.atomic import atomic_path
 
 #: Layer file formats by suffix.
 LAYER_FORMATS = (".ora", ".psd")
@@ -91,12 +89,3 @@ def layer_file_bytes(suffix: str, layers: list[Layer], merged: Image.Image) -> b
     if suffix == ".psd":
         return psd_bytes(layers, merged)
     raise ValueError(f"unknown layer file format {suffix!r}; known: {', '.join(LAYER_FORMATS)}")
-
-
-def write_layer_file(path: str | Path, layers: list[Layer], merged: Image.Image) -> Path:
-    """Write ``.ora`` or ``.psd`` (by the suffix) atomically."""
-    path = Path(path)
-    data = layer_file_bytes(path.suffix.lower(), layers, merged)
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        tmp.write_bytes(data)
-    return path

@@ -111,37 +111,13 @@ def _outputs(result, target: Path, layers: bool) -> list[tuple[Path, bytes]]:
 
 
 def _write_all(files: list[tuple[Path, bytes]]) -> None:
-    """Write every file to a temp next to it, then rename them all; on any failure none is left."""
-    import os
-    import tempfile
+    """All of one image's outputs or none (:func:`irodori.atomic.atomic_write_files`), errors as one line."""
+    from irodori.atomic import atomic_write_files
 
-    for path, _ in files:
-        if path.is_dir():
-            raise InputError(f"cannot write {path}: it is a folder")
-    temps, done, current = [], [], files[0][0]
     try:
-        for path, data in files:
-            current = path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            temps.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
-        for (path, _), tmp in zip(files, temps):
-            current = path
-            os.replace(tmp, path)
-            done.append(path)
+        atomic_write_files(files)
     except OSError as exc:
-        for path in done:
-            path.unlink(missing_ok=True)
-        raise InputError(f"cannot write {current}: {exc.strerror or exc}") from None
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        raise InputError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
 
 
 def _hints_for(args, file: Path, height: int, width: int):

@@ -20,13 +20,19 @@ reference only, never a model's score).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
-from irodori.errors import ConfigError
+from irodori.data.imageio import load_grey, load_rgb
+from irodori.data.lineart import XDoGParams, xdog
+from irodori.errors import ConfigError, InputError
+from irodori.eval.evaluate import split_names
 from irodori.eval.metrics import METRICS, line_regions
 from irodori.eval.regionhints import closed_region_dots
 
@@ -35,7 +41,7 @@ HINT_TYPES = ("scribble", "dot")
 HINT_MAP_SIZE = 64
 ORACLE = "oracle-region-fill"
 #: Fixed XDoG for drawings that have no line art of their own (the middle of the training ranges).
-EVAL_XDOG_ARGS = dict(sigma=0.5, k=4.5, tau=0.96, eps=-0.1, phi=200.0)
+EVAL_XDOG = XDoGParams(sigma=0.5, k=4.5, tau=0.96, eps=-0.1, phi=200.0)
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -163,18 +169,6 @@ def plot_curves(result: dict, path, metrics=("psnr", "ssim")) -> None:
 def load_drawings(root, split: str, size: int, limit: int | None = None) -> list[Drawing]:
     """A prepared split (``manifest.json``, ``color/``, and ``black/`` where the source has real line art) at
     ``size`` px. Drawings without ``black/NAME.png`` (paintings) get XDoG line art with fixed parameters."""
-    import json
-    from pathlib import Path
-
-    import cv2
-
-    from irodori.data.imageio import load_grey, load_rgb
-    from irodori.data.lineart import XDoGParams, xdog
-
-    EVAL_XDOG = XDoGParams(**EVAL_XDOG_ARGS)
-    from irodori.errors import InputError
-    from irodori.eval.evaluate import split_names
-
     root = Path(root)
     try:
         files = json.loads((root / "manifest.json").read_text())["files"]
