@@ -31,7 +31,8 @@ from irodori.regions import Regions, depth
 
 FlatsMode = Literal["regions", "hints-only", "model"]
 FLATS_MODES: tuple[str, ...] = ("regions", "hints-only", "model")
-#: Default strength of the model's shading in claimed regions (chosen on validation splits; see the README).
+#: Default strength of the model's shading in claimed regions (chosen on validation splits: README, "Regions
+#: and layers").
 DEFAULT_SHADING = 0.0
 #: RMS spread (RGB in [0, 1]) under which the deep hints of a region agree.
 AGREE = 20 / 255
