@@ -84,28 +84,18 @@ def _collect(inputs: list[str]) -> list[Path]:
     return files
 
 
-def _encode(image, suffix: str) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    if suffix in (".jpg", ".jpeg"):
-        image.convert("RGB").save(buf, format="JPEG", quality=95)
-    else:
-        image.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _outputs(result, target: Path, layers: bool) -> list[tuple[Path, bytes]]:
     """Every file one image produces, encoded in memory first so that a failure writes nothing."""
+    from irodori.data.imageio import image_bytes
     from irodori.layerfile import LAYER_FORMATS, layer_file_bytes, result_layers
 
-    files = [(target, _encode(result.image, target.suffix.lower()))]
+    files = [(target, image_bytes(result.image, target.suffix))]
     if layers:
         stem = target.with_suffix("")
         stack = result_layers(result)
         files += [(stem.with_name(stem.name + suffix), layer_file_bytes(suffix, stack, result.image))
                   for suffix in LAYER_FORMATS]
-        files += [(stem.with_name(f"{stem.name}.{name}.png"), _encode(image, ".png"))
+        files += [(stem.with_name(f"{stem.name}.{name}.png"), image_bytes(image))
                   for name, image in (("line", result.line), ("flats", result.flats), ("shading", result.shading))]
     return files
 

@@ -29,7 +29,7 @@ PAPER_MIXTURE: dict[str, float] = {"xdog": 0.1, "sketchkeras": 0.5, "simplificat
 OFFLINE_MIXTURE: dict[str, float] = {"xdog": 0.5, "morph": 0.5}
 
 
-def _grey(image: np.ndarray) -> tuple[np.ndarray, float]:
+def luma(image: np.ndarray) -> tuple[np.ndarray, float]:
     """Luma of ``H×W×3`` RGB or ``H×W`` grey as float32, and the value of white (255 for uint8 input, else 1)."""
     if image.dtype == np.uint8:
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -102,7 +102,7 @@ def xdog(grey: np.ndarray, params: XDoGParams, white: float = 1.0) -> np.ndarray
 
 def extract_xdog(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """XDoG line art with parameters drawn from :data:`XDOG_RANGES`."""
-    grey, white = _grey(image)
+    grey, white = luma(image)
     return xdog(grey, sample_xdog_params(rng), white)
 
 

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from irodori.data.imageio import load_grey, load_rgb
-from irodori.data.lineart import XDoGParams, xdog
+from irodori.data.lineart import XDoGParams, luma, xdog
 from irodori.errors import ConfigError, InputError
 from irodori.eval.evaluate import split_names
 from irodori.eval.metrics import METRICS, line_regions
@@ -190,7 +190,7 @@ def load_drawings(root, split: str, size: int, limit: int | None = None) -> list
             if line.shape != (size, size):
                 line = cv2.resize(line, (size, size), interpolation=cv2.INTER_AREA)
         else:
-            grey = color.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255
-            line = xdog(grey, EVAL_XDOG)
+            grey, white = luma(color.astype(np.float32) / 255)  # float: no rounding of the luma to 8 bits
+            line = xdog(grey, EVAL_XDOG, white)
         drawings.append(Drawing(name, np.clip(line, 0, 1).astype(np.float32), color.astype(np.float32) / 255))
     return drawings

@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 import irodori
+from irodori.data.imageio import image_bytes
 from irodori.errors import InputError, IrodoriError
 from irodori.flats import FLATS_MODES
 from irodori.layerfile import layer_file_bytes, result_layers
@@ -289,9 +290,7 @@ def hint_layer_from_upload(hints: str | bytes | None, height: int, width: int, m
 
 
 def _png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=3)  # a little larger than level 6, several times faster
-    return buf.getvalue()
+    return image_bytes(image, ".png", compress_level=3)  # a little larger than level 6, several times faster
 
 
 #: The images a ``layers=1`` answer holds, base64-encoded: PNGs, then the layered files.
