@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -88,6 +89,26 @@ async def wait_until_up(base: str, proc: subprocess.Popen, seconds: float = 120)
                 pass
             await asyncio.sleep(0.2)
     raise SystemExit("the server did not come up in time")
+
+
+@contextlib.contextmanager
+def running_server(model: str, log_path: Path, *options: str):
+    """``irodori serve --model MODEL OPTIONS`` on a free loopback port, up and answering; yields (base URL,
+    process) and stops it afterwards (its output goes to ``log_path``)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        cmd = [sys.executable, "-m", "irodori", "serve", "--model", model, "--port", str(port), *options]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "IRODORI_OFFLINE": "1"})
+        try:
+            asyncio.run(wait_until_up(base, proc))
+            yield base, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -164,27 +185,15 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         model = tiny_model(Path(tmp))
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = open(Path(tmp) / "server.log", "w")
-        cmd = [sys.executable, "-m", "irodori", "serve", "--model", str(model), "--port", str(port),
-               "--workers", str(args.workers), "--queue", str(args.queue), "--threads", str(args.threads)]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "IRODORI_OFFLINE": "1"})
-        try:
-            asyncio.run(wait_until_up(base, proc))
+        options = ["--workers", str(args.workers), "--queue", str(args.queue)]
+        options += ["--threads", str(args.threads)] if args.threads else []
+        with running_server(str(model), Path(tmp) / "server.log", *options) as (base, proc):
             with httpx.Client(base_url=base, timeout=args.timeout) as warm:  # first calls pay one-off costs
                 for _ in range(3):
                     warm.post("/api/colorize", files={"lineart": ("l.png", lineart(args.size), "image/png")})
             before = rss_bytes(proc.pid)
             report = asyncio.run(run_load(base, proc.pid, args))
             after = rss_bytes(proc.pid)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
 
     statuses, latencies = report["statuses"], report["latencies"]
     answered = sum(statuses.values())

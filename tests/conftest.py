@@ -12,7 +12,8 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("IRODORI_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    for var in ("IRODORI_VGG19", "IRODORI_FID_INCEPTION", "IRODORI_SKETCHKERAS", "IRODORI_SIMPLIFICATION"):
+    for var in ("IRODORI_VGG19", "IRODORI_FID_INCEPTION", "IRODORI_SKETCHKERAS", "IRODORI_SIMPLIFICATION",
+                "IRODORI_NSFWJS_INCEPTION"):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -50,3 +50,20 @@ def test_yaml_file_with_base(tmp_path):
     p.write_text("base: tiny\ntrain:\n  batch_size: 2\n")
     cfg = load_config(str(p))
     assert cfg.train.batch_size == 2 and cfg.generator.num_blocks == 2 and cfg.name == "mine"
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_readme_preset_table_lists_every_preset(preset):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("| preset | what it is |"):]
+    table = table[:table.index("\n\n")]
+    assert f"`{preset}`" in table
+
+
+@pytest.mark.parametrize("field,bad", [("generator.block", "attention"), ("generator.output", "sigmoid"),
+                                       ("data.dataset", "imagenet"), ("train.precision", "fp16")])
+def test_a_value_outside_a_fields_literal_type_is_refused_naming_the_choices(field, bad):
+    with pytest.raises(ConfigError, match="is not one of"):
+        load_config("tiny", [f"{field}={bad}"])

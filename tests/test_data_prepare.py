@@ -10,7 +10,8 @@ from PIL import Image
 
 from irodori.cli import main
 from irodori.data import OpenMojiPairs, hash_split
-from irodori.data.openmoji import ATTRIBUTION, PrepareError, prepare_openmoji
+from irodori.data.openmoji import ATTRIBUTION, prepare_openmoji
+from irodori.errors import PrepareError
 
 ENTRIES = [
     ("1F600", "smileys-emotion", "", "#FCEA2B"),

@@ -5,7 +5,9 @@ import torch.nn as nn
 
 from irodori.cli import main
 from irodori.errors import WeightsError
-from irodori.eval.fid import FID, FeatureStats, frechet_distance, frechet_distance_low_rank, pick_extractor, stats_path
+from irodori.eval.fid import (
+    FID, FeatureStats, frechet_distance, frechet_distance_low_rank, pick_feature_net, stats_path,
+)
 from irodori.eval.inception import InceptionV3, PytorchFIDInception, load_pytorch_fid_inception
 from irodori.weights import cache_dir
 
@@ -109,7 +111,7 @@ def test_missing_inception_weights_are_a_clear_weights_error(capsys, tmp_path):
     with pytest.raises(WeightsError, match="convert-weights nsfwjs"):
         FID("inception-nsfwjs")
     with pytest.raises(WeightsError, match="convert-weights nsfwjs"):
-        pick_extractor("auto")
+        pick_feature_net("auto")
     # The CLI refuses before loading any model or data.
     assert main(["evaluate", "--data", str(tmp_path), "--metrics", "psnr,fid"]) == 2
     assert "convert-weights nsfwjs" in capsys.readouterr().err
@@ -132,7 +134,7 @@ def test_pytorch_fid_layout_and_parameter_names():
     assert sum(v.numel() for k, v in sd.items() if not k.endswith("num_batches_tracked")) > 23_800_000
 
 
-def test_pytorch_fid_extractor_forward_with_a_state_dict_like_the_published_file(tmp_path, monkeypatch):
+def test_pytorch_fid_network_forward_with_a_state_dict_like_the_published_file(tmp_path, monkeypatch):
     torch.manual_seed(0)
     src = InceptionV3(num_classes=1008, width_div=1)
     state = {k: v for k, v in src.state_dict().items() if not k.endswith("num_batches_tracked")}

@@ -21,10 +21,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from irodori.cli import main
-from irodori.eval.fid import pick_extractor
-from irodori.eval.nsfwjs import (
-    NSFWJS_CLASSES, ConvertError, convert_nsfwjs, converted_path, load_nsfwjs_inception, parse_js_literal,
-)
+from irodori.errors import ConvertError
+from irodori.eval.fid import pick_feature_net
+from irodori.eval.nsfwjs import NSFWJS_CLASSES, load_nsfwjs_inception
+from irodori.weights import NSFWJS_INCEPTION, cache_dir
+from irodori.weights.convert.nsfwjs import convert_nsfwjs
+from irodori.weights.tfjs import parse_js_literal
 
 DIV = 16  # all InceptionV3 widths / 16
 
@@ -286,9 +288,10 @@ def test_package_modules_and_tgz_convert_to_the_same_tensors(keras_model, tmp_pa
 def test_cli_converts_into_the_cache_where_fid_finds_it(keras_model, tmp_path, capsys):
     keras_model.write(tmp_path / "model", "minjs")
     assert main(["convert-weights", "nsfwjs", "--source", str(tmp_path / "model")]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == f"path={converted_path()}"
-    assert converted_path().is_file()
-    assert pick_extractor("auto") == "inception-nsfwjs"
+    converted = cache_dir() / NSFWJS_INCEPTION.filename
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"path={converted}"
+    assert converted.is_file()
+    assert pick_feature_net("auto") == "inception-nsfwjs"
     assert len(NSFWJS_CLASSES) == 5
 
 
@@ -332,3 +335,28 @@ def test_js_literal_parser_round_trips(value):
     text = js_literal(value)
     parsed = parse_js_literal("  " + text + ";trailing()", 0)
     assert parsed == value or (isinstance(value, float) and parsed == pytest.approx(value))
+
+
+def test_a_file_converted_before_content_hashes_still_loads_and_a_new_one_is_checked(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from irodori.errors import WeightsError
+    from irodori.eval.nsfwjs import NSFWJSInception, save_nsfwjs_inception
+    from irodori.weights import read_metadata
+
+    torch.manual_seed(0)
+    net = NSFWJSInception(width_div=16, head_sizes=(128, 5), head_activations=("softmax",))
+    path = save_nsfwjs_inception(net, tmp_path / "new.safetensors")
+    meta = read_metadata(path)
+    assert meta["format"] == "irodori-inception-v3" and meta["content_sha256"]
+    tensors = load_file(str(path))
+    old = {k: v for k, v in meta.items() if k not in ("content_sha256", "format_version")}
+    save_file(tensors, str(tmp_path / "old.safetensors"), metadata={"irodori": json.dumps(old)})
+    loaded = load_nsfwjs_inception(tmp_path / "old.safetensors")
+    x = torch.rand(1, 3, 80, 80)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.classify(x), net.eval().classify(x))
+    tensors["head.layers.0.bias"] += 1
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={"irodori": json.dumps(meta)})
+    with pytest.raises(WeightsError, match="corrupt"):
+        load_nsfwjs_inception(tmp_path / "bad.safetensors")

@@ -12,13 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from irodori.cli import main
-from irodori.errors import ConfigError, WeightsError
-from irodori.extractors import (
-    SIMPLIFICATION, ConvertError, SketchSimplificationNet, convert_simplification, extract_simplification,
-    lanczos_upscale, load_simplification,
-)
-from irodori.extractors.common import read_metadata
+from irodori.errors import ConfigError, ConvertError, WeightsError
+from irodori.extractors import SketchSimplificationNet, extract_simplification, lanczos_upscale, load_simplification
 from irodori.extractors.simplification import IMAGE_MEAN, IMAGE_STD, LAYERS
+from irodori.weights import SIMPLIFICATION, read_metadata
+from irodori.weights.convert.simplification import convert_simplification
 
 
 @pytest.fixture(autouse=True)

@@ -20,8 +20,11 @@ from safetensors.torch import load_file, save_file
 
 from irodori.cli import main
 from irodori.errors import ConfigError, WeightsError
-from irodori.extractors import SKETCHKERAS, ConvertError, SketchKerasNet, convert_sketchkeras, load_sketchkeras
+from irodori.errors import ConvertError
+from irodori.extractors import SketchKerasNet, load_sketchkeras
 from irodori.extractors.sketchkeras import extract_sketchkeras, sketchkeras_input
+from irodori.weights import SKETCHKERAS, cache_dir
+from irodori.weights.convert.sketchkeras import convert_sketchkeras
 
 
 
@@ -272,7 +275,6 @@ def test_missing_and_corrupt_weights_are_clear(tiny_h5, tmp_path, monkeypatch):
 
 def test_cli_converts_into_the_cache_and_check_methods_accepts(tiny_h5, tmp_path, capsys):
     from irodori.data.lineart import check_methods, extract_lineart
-    from irodori.weights import cache_dir
 
     with pytest.raises(ConfigError, match="sketchkeras.*convert-weights sketchkeras mod.h5"):
         check_methods({"xdog": 0.5, "sketchkeras": 0.5})

@@ -84,3 +84,20 @@ def test_hints_only_and_model_modes_from_the_cli(model_path, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["colorize", str(src), "-o", str(tmp_path / "x.png"), "--model", str(model_path), "--shading", "2"])
     assert exit_info.value.code == 2
+
+
+def test_the_psd_preview_is_the_merged_image_as_given():
+    from irodori.layerfile import Layer, psd_bytes
+
+    rng = np.random.default_rng(0)
+    h, w = 37, 53
+    flats = Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8))
+    shading = Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8))
+    merged = Image.fromarray((np.asarray(flats, np.float64) * np.asarray(shading) / 255).astype(np.uint8))
+    clear = Image.fromarray(np.zeros((h, w, 4), np.uint8), "RGBA")
+    stack = [Layer("hints", clear, visible=False), Layer("lines", clear, "multiply"),
+             Layer("shading", shading, "multiply"), Layer("flats", flats)]
+    psd = PSDImage.open(io.BytesIO(psd_bytes(stack, merged)))
+    assert np.array_equal(np.asarray(psd.topil().convert("RGB")), np.asarray(merged))
+    recomposited = np.asarray(psd.composite(force=True).convert("RGB"), np.int16)
+    assert np.abs(recomposited - np.asarray(merged, np.int16)).max() <= 1

@@ -116,7 +116,7 @@ def test_cli_colorize_backend_onnx_equals_torch(model_path, tmp_path):
 
 
 def test_run_dir_backend_onnx_matches_torch(tmp_path):
-    from irodori.train import checkpoint as ckpt
+    from irodori import checkpoint as ckpt
 
     torch.manual_seed(1)
     cfg = load_config("tiny", ["generator.output=residual"])
@@ -164,3 +164,39 @@ def test_bench_infer_onnx_backend(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert "backend onnx" in lines[0]
     assert re.fullmatch(r"ratio_to_flop_bound=\d+\.\d+", lines[-1])
+
+
+def test_onnx_runtime_threads_sleep_instead_of_spinning(tmp_path):
+    cfg = load_config("tiny", ["generator.output=residual"])
+    path = export_onnx(build_generator(cfg.generator).eval(), cfg, tmp_path / "g.onnx")
+    opts = OnnxGenerator(path, threads=2).session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert opts.intra_op_num_threads == 2
+
+
+def test_int8_export_keeps_the_metadata_and_stays_close_to_fp32(model_path, tmp_path, capsys):
+    out = tmp_path / "tiny-int8.onnx"
+    assert main(["export-onnx", "--model", str(model_path), "--out", str(out), "--int8"]) == 0
+    assert "int8" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-int8.onnx"], "no temp files left"
+    meta = read_metadata(out)
+    assert meta["precision"] == "int8" and meta["step"] == "7" and meta["native_size"] == "64"
+    assert any(n.op_type == "QuantizeLinear" for n in __import__("onnx").load(str(out)).graph.node)
+    hints = [{"x": 10, "y": 10, "color": "#ff0000", "size": 4}]
+    ref = np.asarray(Colorizer.from_pretrained(model_path)(cross_lineart(), hints, flats="model").image, np.float64)
+    got = np.asarray(Colorizer.from_pretrained(out, backend="onnx")(cross_lineart(), hints, flats="model").image,
+                     np.float64)
+    assert np.abs(got - ref).mean() <= 4, "int8 stays within a few levels of fp32 on average"
+    assert main(["bench", "infer", "--backend", "onnx", "--model", str(out), "--size", "64", "--n", "1"]) == 0
+    assert "(int8)" in capsys.readouterr().out
+
+
+def test_int8_calibration_inputs_are_seeded_model_inputs():
+    from irodori.onnx_int8 import calibration_inputs
+
+    a, b = calibration_inputs(3, 32), calibration_inputs(3, 32)
+    assert [sorted(f) for f in a] == [["hint", "line", "mask"]] * 3
+    assert all(np.array_equal(x[k], y[k]) for x, y in zip(a, b) for k in x)
+    f = a[0]
+    assert f["line"].shape == (1, 1, 32, 32) and f["hint"].shape == (1, 3, 32, 32) and f["mask"].shape == (1, 1, 32, 32)
+    assert set(np.unique(f["mask"])) <= {0.0, 1.0} and np.all(f["hint"][:, :, f["mask"][0, 0] == 0] == 0)

@@ -8,7 +8,7 @@ from PIL import Image
 
 import irodori
 from irodori.cli import main
-from irodori.hint_input import HintError, draw_hints, hint_layer_from_png, parse_hint_json
+from irodori.hint_input import HintError, draw_hints, hint_layer_from_image, parse_hint_json
 from irodori.pipeline import Colorizer, working_size
 from irodori.regions import depth, segment
 
@@ -74,10 +74,10 @@ def test_hint_png_rescaled_when_same_aspect():
     import io
     buf = io.BytesIO()
     im.save(buf, "PNG")
-    layer = hint_layer_from_png(buf.getvalue(), 20, 40)
+    layer = hint_layer_from_image(buf.getvalue(), 20, 40)
     assert layer.mask.shape == (20, 40) and layer.mask[0, 0] and tuple(layer.rgb[0, 0]) == (255, 0, 0)
     with pytest.raises(HintError, match="aspect"):
-        hint_layer_from_png(buf.getvalue(), 40, 40)
+        hint_layer_from_image(buf.getvalue(), 40, 40)
 
 
 def test_draw_hints_square_centered():

@@ -14,7 +14,7 @@ from irodori.errors import ConfigError, IrodoriError
 from irodori.data import build_dataset
 from irodori.models import build_discriminator, build_generator
 from irodori.release import load_release
-from irodori.train import checkpoint as ckpt
+from irodori import checkpoint as ckpt
 from irodori.train.loop import lr_at, micro_step
 
 FAST = ["train.log_every=5", "train.sample_every=1000"]

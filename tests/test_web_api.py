@@ -24,6 +24,12 @@ from irodori.release import save_release  # noqa: E402
 from irodori.web.app import create_app, find_model_card  # noqa: E402
 
 W, H = 200, 144
+#: The host names the test clients send (TestClient's default and the ASGI transport's base URL).
+TEST_HOSTS = ("testserver", "t")
+
+
+def make_app(colorizer, **kwargs):
+    return create_app(colorizer, allowed_hosts=TEST_HOSTS, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +49,7 @@ def colorizer(model_file):
 
 @pytest.fixture
 def client(colorizer, model_file):
-    app = create_app(colorizer, model_name="tiny", model_card=find_model_card(model_file))
+    app = make_app(colorizer, model_name="tiny", model_card=find_model_card(model_file))
     with TestClient(app) as c:
         yield c
 
@@ -119,7 +125,7 @@ def test_upload_over_the_limit_is_413(client):
 
 
 def test_a_streamed_body_stops_being_read_at_the_limit(colorizer):
-    app = create_app(colorizer, max_upload_bytes=3 * 2**20)
+    app = make_app(colorizer, max_upload_bytes=3 * 2**20)
     reads, sent = [], []
 
     head = b'--zz\r\nContent-Disposition: form-data; name="lineart"; filename="a.png"\r\n\r\n'
@@ -141,7 +147,7 @@ def test_a_streamed_body_stops_being_read_at_the_limit(colorizer):
 
 
 def test_too_many_pixels_is_413(colorizer):
-    app = create_app(colorizer, max_pixels=10_000)
+    app = make_app(colorizer, max_pixels=10_000)
     with TestClient(app) as c:
         r = post(c)
     assert r.status_code == 413
@@ -197,7 +203,7 @@ class GatedColorizer(Colorizer):
 
 def test_a_full_queue_answers_503_with_retry_after():
     fake = GatedColorizer()
-    app = create_app(fake, workers=1, queue_size=1)
+    app = make_app(fake, workers=1, queue_size=1)
     answers = {}
     with TestClient(app) as c:
         def send(name):
@@ -227,7 +233,7 @@ def test_a_full_queue_answers_503_with_retry_after():
 
 def test_a_client_that_hangs_up_while_queued_costs_no_inference():
     fake = GatedColorizer()
-    app = create_app(fake, workers=1, queue_size=2)
+    app = make_app(fake, workers=1, queue_size=2)
     request = httpx.Request("POST", "http://t/api/colorize", files={"lineart": ("l.png", lineart_png(), "image/png")})
     body = request.read()
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
@@ -279,8 +285,12 @@ def test_the_page_and_its_assets_are_served(client):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert 'id="hint-canvas"' in page.text
-    for asset in ("app.js", "style.css", "favicon.svg"):
-        assert client.get(f"/static/{asset}").status_code == 200
+    for asset in ("app.js", "style.css", "favicon.svg", "hints.js", "layer.js", "markdown.js", "palette.js",
+                  "radios.js", "server.js", "zoom.js"):
+        answer = client.get(f"/static/{asset}")
+        assert answer.status_code == 200
+        assert "default-src 'self'" in answer.headers["content-security-policy"]
+        assert answer.headers["cache-control"] == "no-cache" and answer.headers["x-content-type-options"] == "nosniff"
 
 
 def test_serve_refuses_bad_arguments(capsys):

@@ -1,72 +1,62 @@
-"""The painting page in real headless Chromium (Playwright), against a live server on a loopback port.
+"""The painting page in real headless Chromium (Playwright), against a live server on a loopback port that
+runs the bundled model, at a desktop size (1280×800, mouse) and a phone size (390×844, touch).
 
-A random tiny network does not obey hints, so the server runs a stand-in that does, exactly: every
-closed white region of the line art takes the color of the hints inside it.
+The drawing has three closed shapes; two get a hint each, and each hinted shape's interior must come back
+filled with its hint's color. At both sizes nothing may stick out of the viewport.
 """
 
+import base64
+import io
+import json
+import os
 import shutil
 import socket
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 
-from irodori.config import load_config  # noqa: E402
-from irodori.pipeline import Colorizer, ColorizeResult, lineart_to_unit  # noqa: E402
-from irodori.web.app import create_app  # noqa: E402
+from irodori.hint_input import draw_hints, parse_hint_json  # noqa: E402
+from irodori.pipeline import Colorizer  # noqa: E402
+from irodori.web.app import create_app, find_model_card  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-W, H = 200, 144
-RED, BLUE = (255, 0, 0), (0, 0, 255)
-LEFT_DOT, RIGHT_DOT = (55, 72), (145, 72)
+W, H = 384, 256
+#: (where to hint, color); the circle and the rectangle are hinted, the triangle is not.
+HINTS = {"circle": ((92, 108), "#e8553f"), "rectangle": ((278, 86), "#3f7fe0")}
+TRIANGLE = (290, 210)
+SIZES = {"desktop": {"viewport": {"width": 1280, "height": 800}},
+         "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}}
 
 
-class FloodFillColorizer(Colorizer):
-    """Obeys hints exactly: each closed white region gets the mean color of the hints inside it."""
-
-    def __init__(self):
-        super().__init__(torch.nn.Identity(), load_config("tiny"), {"step": 0, "note": "flood-fill stand-in"})
-
-    def __call__(self, lineart, hints=None, *, resolution=None, flats="regions", **_):
-        line = lineart_to_unit(lineart, self.max_pixels)
-        h, w = line.shape
-        layer = self.hint_layer(hints, h, w)
-        labels, _ = ndimage.label(line > 0.5)
-        flat = np.ones((h, w, 3), np.float32)
-        for region in np.unique(labels[layer.mask & (labels > 0)]):
-            inside = labels == region
-            flat[inside] = layer.rgb[layer.mask & inside].mean(axis=0) / 255.0
-        to8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
-        ink = np.zeros((h, w, 4), np.uint8)
-        ink[..., 3] = to8(1 - line)
-        hinted = np.concatenate([layer.rgb, layer.mask[..., None].astype(np.uint8) * 255], axis=2)
-        return ColorizeResult(Image.fromarray(to8(flat * line[..., None])), Image.fromarray(ink, "RGBA"),
-                              Image.fromarray(to8(flat)), Image.new("RGB", (w, h), "white"),
-                              Image.fromarray(hinted, "RGBA"), flats)
-
-
-def two_region_lineart(path: Path) -> Path:
-    """A frame split down the middle: two closed regions, plus the margin outside the frame."""
-    a = np.full((H, W), 255, np.uint8)
-    a[9:12, 9:W - 9] = a[H - 12:H - 9, 9:W - 9] = 0
-    a[9:H - 9, 9:12] = a[9:H - 9, W - 12:W - 9] = a[9:H - 9, 99:102] = 0
-    Image.fromarray(a).save(path)
-    return path
+def shapes_lineart(path: Path) -> dict[str, np.ndarray]:
+    """Save a drawing of a circle, a rectangle and a triangle (closed, 4 px lines); return each shape's
+    interior, 3 px in from its lines, by name."""
+    image = Image.new("L", (W, H), 255)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((24, 40, 160, 176), outline=0, width=4)
+    draw.rectangle((200, 32, 356, 140), outline=0, width=4)
+    draw.polygon([(210, 232), (290, 160), (370, 232)], outline=0, width=4)
+    image.save(path)
+    labels, _ = ndimage.label(np.asarray(image) > 127)
+    points = {name: point for name, (point, _) in HINTS.items()} | {"triangle": TRIANGLE}
+    return {name: ndimage.binary_erosion(labels == labels[y, x], iterations=3) for name, (x, y) in points.items()}
 
 
 @pytest.fixture(scope="module")
 def server_url():
-    app = create_app(FloodFillColorizer(), workers=1, queue_size=4, model_name="flood-fill")
+    app = create_app(Colorizer.from_pretrained("demo"), workers=1, queue_size=4, model_name="demo",
+                     model_card=find_model_card("demo"))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,95 +85,376 @@ def browser():
         b.close()
 
 
-def click_image(page, selector, x, y):
-    """Click the pixel (x, y) of the line art, wherever the canvas sits on screen."""
-    box = page.locator(selector).bounding_box()
-    page.mouse.click(box["x"] + (x + 0.5) * box["width"] / W, box["y"] + (y + 0.5) * box["height"] / H)
+@pytest.fixture(scope="module")
+def drawing(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lineart") / "shapes.png"
+    return path, shapes_lineart(path)
 
 
-def wait_for_preview(page):
-    page.wait_for_function(
-        "() => document.body.dataset.busy === '0' && document.querySelector('#result-image').dataset.revision"
-        " === document.querySelector('#hint-canvas').dataset.revision", timeout=15000)
+class Page:
+    """One browser context at one screen size, with the page open and its console watched."""
+
+    def __init__(self, browser, url, size="desktop"):
+        self.size = size
+        self.context = browser.new_context(accept_downloads=True, **SIZES[size])
+        self.page = self.context.new_page()
+        self.problems = []
+        self.page.on("pageerror", lambda exc: self.problems.append(str(exc)))
+        self.page.on("console", lambda msg: self.problems.append(msg.text) if msg.type == "error" else None)
+        self.page.goto(url)
+        self.page.wait_for_function("() => document.querySelector('#model-name').textContent === 'demo'")
+
+    def open(self, path):
+        with self.page.expect_file_chooser() as chooser:
+            self.page.click("#open-button")
+        chooser.value.set_files(str(path))
+        self.wait_for_preview()
+
+    def wait_for_preview(self):
+        self.page.wait_for_function(
+            "() => document.body.dataset.busy === '0' && document.querySelector('#result-image').dataset.revision"
+            " === document.querySelector('#hint-canvas').dataset.revision", timeout=20000)
+
+    def point(self, x, y):
+        """The screen position of the line art's pixel (x, y), wherever the canvas sits."""
+        box = self.page.locator("#hint-canvas").bounding_box()
+        w, h = self.page.evaluate("() => [document.querySelector('#hint-canvas').width, "
+                                  "document.querySelector('#hint-canvas').height]")
+        return box["x"] + (x + 0.5) * box["width"] / w, box["y"] + (y + 0.5) * box["height"] / h
+
+    def tap(self, x, y):
+        """A click with the mouse on the desktop, a tap with a finger on the phone."""
+        if self.size == "phone":
+            self.page.touchscreen.tap(*self.point(x, y))
+        else:
+            self.page.mouse.click(*self.point(x, y))
+
+    def in_tools(self, action):
+        """Run `action` with the whole tools panel in view (the sheet, on the phone)."""
+        if self.size == "phone":
+            self.page.click("#sheet-toggle")
+        try:
+            return action()
+        finally:
+            if self.size == "phone":
+                self.page.click("#sheet-toggle")
+
+    def download(self, selector):
+        with self.page.expect_download() as download:
+            self.page.click(selector)
+        return download.value.suggested_filename, Path(download.value.path()).read_bytes()
+
+    def canvas_png(self, selector):
+        url = self.page.evaluate(f"() => document.querySelector('{selector}').toDataURL('image/png')")
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+
+    def result(self):
+        """The result image as shown (the current layer), H×W×3."""
+        url = self.page.evaluate("""async () => {
+          const img = document.querySelector('#result-image');
+          await img.decode();
+          const c = document.createElement('canvas');
+          c.width = img.naturalWidth; c.height = img.naturalHeight;
+          c.getContext('2d').drawImage(img, 0, 0);
+          return c.toDataURL('image/png');
+        }""")
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+
+    def assert_fits(self, when):
+        seen = self.page.evaluate(FITS)
+        assert seen["scrollWidth"] <= seen["innerWidth"], f"{when}: the page scrolls sideways: {seen}"
+        assert not seen["wide"], f"{when}: elements stick out of the {seen['innerWidth']} px viewport: {seen['wide']}"
+
+    def close(self):
+        self.context.close()
 
 
-READ_RESULT = """async (points) => {
-  const img = document.querySelector('#result-image');
-  await img.decode();
-  const c = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
-  const ctx = c.getContext('2d');
-  ctx.drawImage(img, 0, 0);
-  return {size: [img.naturalWidth, img.naturalHeight],
-          pixels: points.map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)))};
+FITS = """() => {
+  const vw = window.innerWidth;
+  const wide = [...document.querySelectorAll('body *')].filter((e) => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden' && r.right > vw + 0.5;
+  }).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.getAttribute('class')}: right ${e.getBoundingClientRect().right}`);
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, wide};
 }"""
 
-HINT_ALPHA = """([x, y]) => document.querySelector('#hint-canvas').getContext('2d').getImageData(x, y, 1, 1).data[3]"""
+
+def filled(result, interior, color, tolerance=12):
+    """The share of `interior` pixels within `tolerance` of `color` on every channel."""
+    want = np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)])
+    return float((np.abs(result[interior].astype(int) - want).max(axis=1) <= tolerance).mean())
 
 
-def test_paint_two_hints_preview_undo_and_download(browser, server_url, tmp_path):
-    lineart = two_region_lineart(tmp_path / "two-regions.png")
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    problems = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+def touch(cdp, kind, points):
+    """One touch event: `points` are every finger down after it (CDP sends one event per changed finger)."""
+    cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+        {"x": x, "y": y, "id": i, "radiusX": 4, "radiusY": 4, "force": 1} for i, (x, y) in enumerate(points)]})
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_two_hints_fill_their_regions_and_the_page_fits(browser, server_url, drawing, size):
+    path, interiors = drawing
+    p = Page(browser, server_url, size)
+    page = p.page
     try:
-        page.goto(server_url)
-        page.wait_for_function("() => document.querySelector('#model-name').textContent.includes('flood-fill')")
-        with page.expect_file_chooser() as chooser:
-            page.click("#open-button")
-        chooser.value.set_files(str(lineart))
-        wait_for_preview(page)  # the unhinted preview comes first
+        p.assert_fits("the empty page")
+        p.open(path)
+        assert page.input_value("#resolution") == "auto"
+        assert "384 px" in page.inner_text("#resolution option[value='auto']"), "Auto follows the image"
 
         page.click("#tool-dot")
-        page.fill("#color", "#ff0000")
-        click_image(page, "#hint-canvas", *LEFT_DOT)
-        page.fill("#color", "#0000ff")
-        click_image(page, "#hint-canvas", *RIGHT_DOT)
-        assert page.evaluate(HINT_ALPHA, list(RIGHT_DOT)) == 255
-        wait_for_preview(page)
+        for (x, y), color in HINTS.values():
+            page.fill("#color", color)
+            p.tap(x, y)
+            assert page.evaluate(f"() => document.querySelector('#hint-canvas').getContext('2d')"
+                                 f".getImageData({x}, {y}, 1, 1).data[3]") == 255, f"a hint at {(x, y)}"
+        p.wait_for_preview()
+        assert page.inner_text("#status").startswith("Colorized 384×256 at 384 px")
+        p.assert_fits("with a result")
 
-        probes = [(30, 30), (80, 120), LEFT_DOT, (120, 30), (180, 120), RIGHT_DOT, (3, 3)]
-        seen = page.evaluate(READ_RESULT, [list(p) for p in probes])
-        assert seen["size"] == [W, H]
-        expected = [RED] * 3 + [BLUE] * 3 + [(255, 255, 255)]
-        for probe, got, want in zip(probes, seen["pixels"], expected):
-            assert np.abs(np.subtract(got, want)).max() <= 8, f"pixel {probe}: {got}, expected about {want}"
-        assert page.locator("#palette button").first.get_attribute("data-color") == "#0000ff", "recent colors first"
+        name, data = p.in_tools(lambda: p.download("#download-result"))
+        assert name == "shapes.colored.png"
+        result = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        assert result.shape == (H, W, 3)
+        for shape, (_, color) in HINTS.items():
+            share = filled(result, interiors[shape], color)
+            assert share >= 0.9, f"{size}: {share:.0%} of the {shape}'s interior is {color}"
 
-        revision = page.get_attribute("#hint-canvas", "data-revision")
-        page.keyboard.press("Control+z")
-        assert page.get_attribute("#hint-canvas", "data-revision") != revision
-        assert page.evaluate(HINT_ALPHA, list(RIGHT_DOT)) == 0, "undo removed the blue dot"
-        assert page.evaluate(HINT_ALPHA, list(LEFT_DOT)) == 255, "and only the blue dot"
-        wait_for_preview(page)
-        right = page.evaluate(READ_RESULT, [list(RIGHT_DOT)])["pixels"][0]
-        assert min(right) >= 247, f"the right region is white again after undo, got {right}"
-
-        with page.expect_download() as download:
-            page.click("#download-result")
-        assert download.value.suggested_filename == "two-regions.colored.png"
-        data = Path(download.value.path()).read_bytes()
-        assert data.startswith(b"\x89PNG\r\n\x1a\n")
-        page.click("#view-overlay")
-        assert not page.is_visible("#result-pane")
+        if size == "phone":
+            page.click("#sheet-toggle")
+            assert page.is_visible("#download-psd") and page.get_attribute("#sheet-toggle", "aria-expanded") == "true"
+            p.assert_fits("with the tools sheet open")
+            page.click("#sheet-toggle")
+            assert not page.is_visible("#download-psd"), "the sheet closes"
+            assert page.is_visible("#tool-eraser") and page.is_visible("#undo"), "the dock keeps the main tools"
+            # Two fingers zoom and never paint: the first finger's dot goes when the second lands.
+            revision = page.get_attribute("#hint-canvas", "data-revision")
+            cx, cy = p.point(*TRIANGLE)
+            cdp = p.context.new_cdp_session(page)
+            touch(cdp, "touchStart", [(cx - 12, cy)])
+            touch(cdp, "touchStart", [(cx - 12, cy), (cx + 12, cy)])
+            for d in (24, 40, 60):
+                touch(cdp, "touchMove", [(cx - d, cy), (cx + d, cy)])
+            touch(cdp, "touchEnd", [])
+            assert page.get_attribute("#hint-canvas", "data-revision") == revision, "a pinch is not a stroke"
+            assert (p.canvas_png("#hint-canvas")[..., 3] > 0).sum() == int(
+                page.inner_text("#hint-count").split()[0].replace(",", "")), "the stroke was rolled back"
+            assert page.evaluate(f"() => document.querySelector('#hint-canvas').getContext('2d')"
+                                 f".getImageData({TRIANGLE[0]}, {TRIANGLE[1]}, 1, 1).data[3]") == 0
+            assert page.is_visible("#zoom-fit") and "%" in page.inner_text("#zoom-fit"), "the pinch zoomed in"
+            page.click("#zoom-fit")
+            assert page.is_hidden("#zoom-fit")
         assert page.is_hidden("#error")
-        assert not problems, problems
+        assert not p.problems, p.problems
     finally:
-        context.close()
+        p.close()
 
 
-def test_server_errors_are_shown_to_the_user(browser, server_url, tmp_path):
-    """A line art the browser can show but the server refuses: the page shows the server's own detail."""
-    page = browser.new_page()
+def test_layers_flatting_layered_files_and_hint_files(browser, server_url, drawing, tmp_path):
+    path, interiors = drawing
+    p = Page(browser, server_url)
+    page = p.page
     try:
-        page.goto(server_url)
-        tiny = tmp_path / "one-pixel.png"
-        Image.new("L", (1, 1), 255).save(tiny)
+        p.open(path)
+        (x, y), color = HINTS["circle"]
+        page.fill("#color", color)
+        page.mouse.move(*p.point(x - 20, y))
+        page.mouse.down()
+        page.mouse.move(*p.point(x + 20, y + 10), steps=5)
+        page.mouse.up()
+        page.click("#tool-dot")
+        page.fill("#color", "#ffffff")  # a white hint: invisible without its ring, still a hint
+        p.tap(*HINTS["rectangle"][0])
+        p.wait_for_preview()
+
+        page.click("#layer-flats")
+        assert page.get_attribute("#result-image", "alt").startswith("The flats")
+        assert page.inner_text("#result-title") == "Flats"
+        assert filled(p.result(), interiors["circle"], color, tolerance=0) >= 0.99, "the flats carry the hint color"
+        page.click("#layer-image")
+
+        page.check("#hints-only")
+        p.wait_for_preview()
+        assert filled(p.result(), interiors["triangle"], "#ffffff", tolerance=8) >= 0.9, "hints only: unhinted stays white"
+
+        name, ora = p.download("#download-ora")
+        assert name == "shapes.ora" and zipfile.ZipFile(io.BytesIO(ora)).read("mimetype") == b"image/openraster"
+        name, psd = p.download("#download-psd")
+        assert name == "shapes.psd" and psd.startswith(b"8BPS")
+
+        # The hints as the CLI's --hints JSON: drawn by the CLI's own code, they are the painted pixels.
+        painted = p.canvas_png("#hint-canvas")
+        name, text = p.download("#save-hints-json")
+        assert name == "shapes.hints.json"
+        layer = draw_hints(parse_hint_json(text, H, W), H, W)
+        assert np.array_equal(layer.mask, painted[..., 3] > 0)
+        assert np.array_equal(layer.rgb[layer.mask], painted[..., :3][layer.mask])
+        page.click("#clear")
+        assert p.canvas_png("#hint-canvas")[..., 3].max() == 0
+        page.keyboard.press("Control+z")
+        assert np.array_equal(p.canvas_png("#hint-canvas"), painted), "undo brings the cleared hints back"
+        page.click("#redo")
+        assert p.canvas_png("#hint-canvas")[..., 3].max() == 0
+        hints_file = tmp_path / "shapes.hints.json"
+        hints_file.write_bytes(text)
+        page.set_input_files("#hints-input", str(hints_file))
+        page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Loaded')")
+        assert np.array_equal(p.canvas_png("#hint-canvas"), painted), "loading the JSON gives the same hints back"
+        page.set_input_files("#hints-input", files=[{"name": "bad.json", "mimeType": "application/json",
+                                                     "buffer": json.dumps([{"x": 1, "y": 2}]).encode()}])
+        page.wait_for_selector("#error:not([hidden])")
+        assert "bad.json: hint #0: missing color" in page.inner_text("#error-text")
+
+        # Recent colors survive a reload: here the loaded file's colors, the most used first.
+        page.reload()
+        page.wait_for_function("() => document.querySelector('#model-name').textContent === 'demo'")
+        recent = page.eval_on_selector_all("#palette button.recent", "bs => bs.map(b => b.dataset.color)")
+        assert recent[:2] == [color, "#ffffff"]
+        assert not p.problems, p.problems
+    finally:
+        p.close()
+
+
+def test_keyboard_labels_and_the_model_card(browser, server_url):
+    p = Page(browser, server_url)
+    page = p.page
+    try:
+        page.focus("#tool-brush")
+        page.keyboard.press("ArrowRight")
+        assert page.get_attribute("#tool-eraser", "aria-checked") == "true"
+        assert page.evaluate("() => document.activeElement.id") == "tool-eraser"
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")
+        assert page.get_attribute("#tool-dot", "aria-checked") == "true"
+        page.keyboard.press("ArrowLeft")
+        assert page.get_attribute("#tool-picker", "aria-checked") == "true", "arrows wrap around"
+        page.focus("#layer-image")
+        page.keyboard.press("End")
+        assert page.get_attribute("#layer-line", "aria-checked") == "true"
+        assert page.evaluate("() => [...document.querySelectorAll('[role=radio]')].filter(r => r.tabIndex === 0)"
+                             ".map(r => r.id)") == ["tool-picker", "view-side", "layer-line"], "one tab stop a group"
+        for canvas in ("#base-canvas", "#hint-canvas"):
+            assert page.get_attribute(canvas, "aria-label")
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll('button, input, select')].filter((e) =>
+            e.type !== 'file' && !(e.getAttribute('aria-label') || e.labels?.length || e.textContent.trim()))
+            .map((e) => e.id || e.outerHTML.slice(0, 60))""")
+        assert not unlabelled, unlabelled
+
+        page.click("#model-button")
+        card = page.locator("#model-card")
+        assert "model card" in card.locator("h3").first.inner_text()
+        assert card.locator("table").count() >= 2 and card.locator("li").count() >= 5
+        assert "|---" not in card.inner_text() and "**" not in card.inner_text()
+        page.keyboard.press("Escape")
+        assert not p.problems, p.problems
+    finally:
+        p.close()
+
+
+HOSTILE_CARD = """# Card <script>window.pwned = 1</script>
+<img src=x onerror="window.pwned = 2"> text with **bold** and *em*
+[a script](javascript:window.pwned=3) [data](data:text/html,<b>x</b>) [relative](docs/x.png) [ok](https://example.com/a?b=1)
+<https://example.org/auto> <javascript:alert(1)>
+
+| a | b <iframe src="https://example.com"></iframe> |
+|---|---|
+| `<b>code</b>` | [x](http://example.net) |
+
+```html
+<script>window.pwned = 4</script>
+```
+- item <svg onload="window.pwned = 5">
+  - nested
+"""
+
+MARKDOWN_DOM = """async (text) => {
+  const { renderMarkdown } = await import('./static/markdown.js');
+  const box = document.createElement('div');
+  box.append(renderMarkdown(text));
+  document.body.append(box);
+  await new Promise((r) => setTimeout(r, 50));
+  const tags = new Set([...box.querySelectorAll('*')].map((e) => e.tagName.toLowerCase()));
+  const attrs = [...box.querySelectorAll('*')].flatMap((e) => [...e.attributes].map((a) => a.name));
+  return { tags: [...tags].sort(), attrs: [...new Set(attrs)].sort(), pwned: window.pwned ?? null,
+           hrefs: [...box.querySelectorAll('a')].map((a) => a.href), text: box.textContent };
+}"""
+
+
+def test_the_card_renderer_builds_only_safe_nodes(browser, server_url):
+    p = Page(browser, server_url)
+    try:
+        seen = p.page.evaluate(MARKDOWN_DOM, HOSTILE_CARD)
+        assert seen["pwned"] is None
+        allowed = {"h1", "p", "strong", "em", "a", "div", "table", "thead", "tbody", "tr", "th", "td", "code", "pre",
+                   "ul", "li"}
+        assert set(seen["tags"]) <= allowed, seen["tags"]
+        assert set(seen["attrs"]) <= {"href", "target", "rel", "class", "data-lang"}, seen["attrs"]
+        assert seen["hrefs"] == ["https://example.com/a?b=1", "https://example.org/auto", "http://example.net/"]
+        assert "<script>window.pwned = 1</script>" in seen["text"], "markup in a card is shown as text"
+        assert not p.problems, p.problems
+    finally:
+        p.close()
+
+
+def test_a_failed_request_marks_the_result_out_of_date_until_a_retry(browser, server_url, drawing):
+    path, _ = drawing
+    p = Page(browser, server_url)
+    page = p.page
+    try:
+        p.open(path)
+        page.route("**/api/colorize", lambda route: route.abort("connectionrefused"))
+        page.click("#tool-dot")
+        p.tap(*HINTS["circle"][0])
+        page.wait_for_function("() => document.body.dataset.stale === '1'", timeout=10000)
+        status = page.inner_text("#status")
+        assert status.startswith("Not colorized") and "out of date" in status, status
+        assert page.is_visible("#error-retry") and page.is_visible("[data-testid=stale-note]")
+        assert page.is_visible("[data-testid=stale-tag]")
+        page.unroute("**/api/colorize")
+        page.click("#stale-retry")
+        p.wait_for_preview()
+        page.wait_for_function("() => document.body.dataset.stale === '0'")
+        assert page.inner_text("#status").startswith("Colorized")
+        assert page.is_hidden("#error") and not page.is_visible("[data-testid=stale-note]")
+
         page.route("**/api/colorize", lambda route: route.fulfill(
             status=422, content_type="application/json", body='{"detail": "hints: hint #0: missing color"}'))
-        page.set_input_files("#file-input", str(tiny))
+        p.tap(*HINTS["rectangle"][0])
         page.wait_for_selector("#error:not([hidden])", timeout=10000)
         assert "hint #0: missing color" in page.inner_text("#error-text")
+        assert page.inner_text("#status").startswith("Not colorized: The last request failed (HTTP 422)")
     finally:
-        page.close()
+        p.close()
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "irodori" / "assets" / "samples"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", list(SIZES))
+def test_readme_screenshots(browser, server_url, size, tmp_path):
+    """IRODORI_SCREENSHOTS=docs pytest -m slow -k screenshots tests/test_web_e2e.py: the README's pictures of
+    the page, the sample monkey at 3× (768 px, so Auto works at 768 px) with its hint file loaded."""
+    out = os.environ.get("IRODORI_SCREENSHOTS")
+    if not out:
+        pytest.skip("set IRODORI_SCREENSHOTS to a folder to write the README's screenshots")
+    lineart = tmp_path / "monkey.png"
+    Image.open(SAMPLES / "monkey.png").convert("L").resize((768, 768), Image.LANCZOS).save(lineart)
+    hints = json.loads((SAMPLES / "monkey.hints.json").read_text())
+    hints_file = tmp_path / "monkey.hints.json"
+    hints_file.write_text(json.dumps([{**h, "x": h["x"] * 3 + 1, "y": h["y"] * 3 + 1, "size": h["size"] * 3}
+                                      for h in hints]))
+    p = Page(browser, server_url, size)
+    try:
+        p.open(lineart)
+        p.page.set_input_files("#hints-input", str(hints_file))
+        p.page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Loaded')")
+        p.page.click("#tool-dot")
+        p.page.fill("#color", "#ffffff")
+        p.tap(300, 45)  # the crown of the hat: white, shown on white paper by its ring
+        p.wait_for_preview()
+        p.page.wait_for_timeout(500)  # the busy veil fades out
+        p.page.screenshot(path=str(Path(out) / f"web-app-{size}.png"))
+        assert not p.problems, p.problems
+    finally:
+        p.close()

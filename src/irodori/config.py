@@ -11,7 +11,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
 
@@ -34,31 +34,35 @@ PRESETS: dict[str, str] = {
     "tiny": "tiny.yaml",
 }
 
-_CHOICES = {
-    "generator.arch": ("unet", "pix2pixhd", "alacgan"),
-    "generator.block": ("csa", "none", "secat"),
-    "generator.attention": ("spatial", "channel"),
-    "generator.hint_encoder": ("vgg19", "learned"),
-    "generator.norm": ("none", "instance", "batch"),
-    "generator.output": ("tanh", "residual"),
-    "generator.upsample": ("transposed", "resize"),
-    "generator.full_res": ("conv", "unshuffle"),
-    "discriminator.norm": ("none", "instance"),
-    "loss.adversarial": ("bce", "lsgan", "hinge", "wgan-gp"),
-    "loss.perceptual": ("vgg19", "none"),
-    "data.dataset": ("synthetic", "folder", "openmoji", "danbooru", "corpus"),
-}
+# Allowed values, next to the fields that take them (checked when a config is loaded).
+Arch = Literal["unet", "pix2pixhd", "alacgan"]
+Block = Literal["csa", "none", "secat"]
+Attention = Literal["spatial", "channel"]
+HintEncoderKind = Literal["vgg19", "learned"]
+Norm = Literal["none", "instance", "batch"]
+Output = Literal["tanh", "residual"]
+Upsample = Literal["transposed", "resize"]
+FullRes = Literal["conv", "unshuffle"]
+DiscriminatorNorm = Literal["none", "instance"]
+Adversarial = Literal["bce", "lsgan", "hinge", "wgan-gp"]
+Perceptual = Literal["vgg19", "none"]
+Dataset = Literal["synthetic", "folder", "openmoji", "danbooru", "corpus"]
+#: Numeric precision of a forward pass: ``auto`` = bf16 where the device computes it natively, else fp32.
+Precision = Literal["auto", "fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
+#: The working resolution (long side, px) a caller may ask a model to run at, inclusive.
+RESOLUTION_RANGE = (16, 4096)
 
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    arch: str = "unet"
+    arch: Arch = "unet"
     #: Encoder widths: stem, then one entry per downsampling (U-Net: 4 downsamplings).
     channels: tuple[int, ...] = (64, 128, 256, 512, 512)
     num_blocks: int = 8
-    block: str = "csa"
-    attention: str = "spatial"
-    hint_encoder: str = "vgg19"
+    block: Block = "csa"
+    attention: Attention = "spatial"
+    hint_encoder: HintEncoderKind = "vgg19"
     #: Width of the 3-conv hint head inside each block.
     hint_channels: int = 256
     #: Hidden width of the 2-conv attention branch.
@@ -66,14 +70,14 @@ class GeneratorConfig:
     #: Width of the learned hint encoder (only when hint_encoder == "learned"); for arch alacgan, the widths
     #: of the learned line-feature encoder that stands in for Illustration2Vec.
     learned_encoder_channels: tuple[int, ...] = (32, 64, 128, 256)
-    norm: str = "none"
-    output: str = "tanh"
+    norm: Norm = "none"
+    output: Output = "tanh"
     #: U-Net decoder upsampling: ``transposed`` (paper: 4x4 stride-2 transposed conv) or ``resize``
     #: (nearest x2 + 3x3 conv, no checkerboard in flat fills).
-    upsample: str = "transposed"
+    upsample: Upsample = "transposed"
     #: U-Net full-resolution stage: ``conv`` (paper: 3x3 stem conv at H) or ``unshuffle`` (pixel-unshuffle
     #: x2 of the input, every stage at half resolution, pixel-shuffle output head; inputs a multiple of 32).
-    full_res: str = "conv"
+    full_res: FullRes = "conv"
 
     def __post_init__(self):
         if self.arch != "unet" and (self.upsample, self.full_res) != ("transposed", "conv"):
@@ -96,7 +100,7 @@ class DiscriminatorConfig:
     num_d: int = 3
     ndf: int = 64
     n_layers: int = 3
-    norm: str = "instance"
+    norm: DiscriminatorNorm = "instance"
 
     def __post_init__(self):
         if self.num_d < 1 or self.n_layers < 1 or self.ndf < 1:
@@ -105,7 +109,7 @@ class DiscriminatorConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    adversarial: str = "bce"
+    adversarial: Adversarial = "bce"
     lambda_fm: float = 10.0
     lambda_perc: float = 10.0
     lambda_l1: float = 0.0
@@ -115,14 +119,14 @@ class LossConfig:
     lambda_adv: float = 1.0
     #: Gradient-penalty weight (adversarial == "wgan-gp" only).
     lambda_gp: float = 10.0
-    perceptual: str = "vgg19"
+    perceptual: Perceptual = "vgg19"
     #: Optional explicit path to the ImageNet VGG19 weights (else env var / cache dir).
     vgg19_weights: str = ""
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "synthetic"
+    dataset: Dataset = "synthetic"
     root: str = ""
     metadata: str = ""
     split: str = "train"
@@ -180,10 +184,10 @@ class TrainConfig:
     #: Autocast precision of the forward passes: ``auto`` = bf16 where the device computes it natively
     #: (CUDA with bf16; CPUs with AMX or AVX-512 BF16, 2.1x the fp32 images/s of `demo` on this
     #: project's Xeon), else fp32; ``fp32``; ``bf16``. Weights and optimizer state stay fp32.
-    precision: str = "auto"
+    precision: Precision = "auto"
 
     def __post_init__(self):
-        if self.precision not in ("auto", "fp32", "bf16"):
+        if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.batch_size < 1 or self.grad_accum < 1:
             raise ConfigError("train.batch_size and train.grad_accum must be >= 1")
@@ -256,14 +260,16 @@ def _coerce(path: str, value: Any, typ: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {value!r}")
         return float(value)
+    if origin is Literal:
+        choices = typing.get_args(typ)
+        if value not in choices:
+            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(choices)}")
+        return value
     if typ is str:
         if value is None:
             return ""
         if not isinstance(value, str):
             raise ConfigError(f"{path}: expected a string, got {value!r}")
-        choices = _CHOICES.get(path)
-        if choices and value not in choices:
-            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(choices)}")
         return value
     return value
 

@@ -21,3 +21,15 @@ class InputError(IrodoriError):
 
 class ConvertError(WeightsError):
     """Third-party weights cannot be converted (wrong format, unexpected layout, fetch failed)."""
+
+
+class UnreadableImage(InputError):
+    """A file that is not an image this program decodes, or whose data is corrupt (the web app's 415)."""
+
+
+class TooLarge(InputError):
+    """An input over a size limit: pixels, bytes or hinted area (the web app's 413)."""
+
+
+class PrepareError(IrodoriError):
+    """A data set or its line art could not be prepared (missing source package, no usable files)."""

@@ -12,8 +12,11 @@ PSD is written with ``psd-tools`` (RLE-compressed pixel layers). Both are built 
 from __future__ import annotations
 
 import io
+import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 from xml.sax.saxutils import quoteattr
 
 from PIL import Image
@@ -55,19 +58,32 @@ def ora_bytes(layers: list[Layer], merged: Image.Image) -> bytes:
              f'<image version="0.0.3" w="{w}" h="{h}">\n <stack>\n' + "\n".join(rows) + "\n </stack>\n</image>\n")
     thumb = merged.copy()
     thumb.thumbnail((256, 256))
+    images = {f"data/{i:02d}-{layer.name}.png": layer.image for i, layer in enumerate(layers)}
+    images.update({"mergedimage.png": merged.convert("RGB"), "Thumbnails/thumbnail.png": thumb.convert("RGB")})
+    pngs = encode_concurrently([lambda im=im: _png(im) for im in images.values()])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "image/openraster", compress_type=zipfile.ZIP_STORED)
         z.writestr("stack.xml", stack, compress_type=zipfile.ZIP_DEFLATED)
-        for i, layer in enumerate(layers):
-            z.writestr(f"data/{i:02d}-{layer.name}.png", _png(layer.image), compress_type=zipfile.ZIP_STORED)
-        z.writestr("mergedimage.png", _png(merged.convert("RGB")), compress_type=zipfile.ZIP_STORED)
-        z.writestr("Thumbnails/thumbnail.png", _png(thumb.convert("RGB")), compress_type=zipfile.ZIP_STORED)
+        for name, png in zip(images, pngs):
+            z.writestr(name, png, compress_type=zipfile.ZIP_STORED)
     return buf.getvalue()
 
 
+def encode_concurrently(jobs: list[Callable[[], bytes]], workers: int | None = None) -> list[bytes]:
+    """Each job's bytes, in order, run on up to ``workers`` threads (default: the CPUs this process may use,
+    at most 4). Pillow's PNG and JPEG encoders release the GIL, so independent images encode in parallel
+    (and, unlike a layer's OpenMP threads, nothing waits on a descheduled thread but its own job)."""
+    if workers is None:
+        workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if workers <= 1 or len(jobs) <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
+        return list(pool.map(lambda job: job(), jobs))
+
+
 def psd_bytes(layers: list[Layer], merged: Image.Image) -> bytes:
-    """A layered PSD of ``layers`` (top to bottom); needs ``psd-tools``."""
+    """A layered PSD of ``layers`` (top to bottom) with ``merged`` as its flattened preview; needs ``psd-tools``."""
     from psd_tools import PSDImage  # a dependency of the package, imported here: only layered output needs it
     from psd_tools.api.layers import PixelLayer
     from psd_tools.constants import BlendMode, Compression
@@ -78,9 +94,28 @@ def psd_bytes(layers: list[Layer], merged: Image.Image) -> bytes:
         pixel.blend_mode = BlendMode.MULTIPLY if layer.blend == "multiply" else BlendMode.NORMAL
         pixel.visible = layer.visible
         psd.append(pixel)
+    _set_preview(psd, merged)
     buf = io.BytesIO()
     psd.save(buf)
     return buf.getvalue()
+
+
+def _set_preview(psd, merged: Image.Image) -> None:
+    """Store ``merged`` as the document's flattened image instead of letting ``save`` composite the layers
+    again (psd-tools' compositor took 60% of the PSD's encoding time at 1 MP; ``merged`` is the result the
+    layers composite to). Uses psd-tools internals; where they differ, ``save`` composites as before."""
+    import numpy as np
+
+    try:
+        from psd_tools.api.numpy_io import encode_image_data
+
+        record = psd._record
+        color = np.asarray(merged.convert("RGB"), np.float32) / 255
+        planes = encode_image_data(psd, color, np.ones(color.shape[:2] + (1,), np.float32))
+        record.image_data.set_data(planes, record.header)
+        psd._update_preview = lambda: None
+    except (ImportError, AttributeError, TypeError):
+        return
 
 
 def layer_file_bytes(suffix: str, layers: list[Layer], merged: Image.Image) -> bytes:

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from irodori import __version__
+from irodori.atomic import atomic_write_bytes
 from irodori.config import Config, config_from_dict
 from irodori.errors import ConfigError, IrodoriError
 from irodori.weights import cache_dir
@@ -62,8 +63,6 @@ def export_onnx(generator: nn.Module, config: Config, out: str | os.PathLike, *,
     ``metadata`` adds string entries (e.g. the model's source) to the ones every export carries:
     ``irodori.config`` (JSON), ``irodori.version``, ``irodori.native_size``, ``irodori.multiple``.
     """
-    from irodori.atomic import atomic_write_bytes
-
     onnx = _require("onnx")
     if not isinstance(generator, nn.Module):
         raise IrodoriError("only a torch generator can be exported (this model is already an ONNX one)")
@@ -117,7 +116,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 class OnnxGenerator:
     """An exported generator run by ONNX Runtime on the CPU, called like the torch module:
     ``(line, hint, mask, flat=True) -> torch.Tensor``. ``config``, ``multiple`` and ``metadata`` come
-    from the file. ``threads``: intra-op threads (default: ``torch.get_num_threads()``)."""
+    from the file. ``threads``: intra-op threads (default: ``torch.get_num_threads()``, which
+    :func:`irodori.threads.apply` sets); idle ones sleep rather than spin."""
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         ort = _require("onnxruntime")
@@ -127,6 +127,9 @@ class OnnxGenerator:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         opts.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning, like torch's under irodori.threads.configure_openmp:
+        # spinning takes cores from the user's other programs and, under load, from the busy thread.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors share no useful base class

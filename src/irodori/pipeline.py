@@ -15,18 +15,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
-from irodori.config import Config
-from irodori.data.imageio import to_rgb_array
-from irodori.errors import ConfigError, InputError, IrodoriError
+from irodori.config import RESOLUTION_RANGE, Config
+from irodori.data.imageio import model_inputs, open_image, output_colors, to_rgb_array, upright
+from irodori.errors import ConfigError, InputError, IrodoriError, TooLarge
 from irodori.flats import DEFAULT_SHADING, FLATS_MODES, claim_regions, compose
-from irodori.hint_input import HintLayer, draw_hints, validate_hints, Hint
-from irodori.regions import segment
-from irodori.inference import as_input, prepare_generator, resolve_precision
+from irodori.hint_input import HintLayer, hint_layer, resize_hints
+from irodori.precision import as_input, prepare_generator, resolve_precision
+from irodori.onnx_backend import OnnxGenerator, cached_onnx_generator
+from irodori.regions import MAX_GAP_RANGE, segment
+from irodori.release import load_release, load_run_generator
 
 #: Refuse inputs larger than this many pixels (about 7000 x 7000).
 MAX_PIXELS = 50_000_000
+#: Line art thinner than this (short side, px) or longer than MAX_ASPECT times its width is refused.
+MIN_SIDE = 8
+MAX_ASPECT = 32
 ASSET_DIR = Path(__file__).parent / "assets" / "models"
 #: Bundled models: name -> file in irodori/assets/models (config next to it as .json).
 BUNDLED = {"demo": "demo.safetensors"}
@@ -49,32 +54,16 @@ class ColorizeResult:
     mode: str
 
 
-def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open an image file, refusing oversized ones before decoding them."""
-    try:
-        im = Image.open(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"{path}: not a readable image ({exc})") from None
-    w, h = im.size
-    if w * h > max_pixels:
-        raise InputError(f"{path}: {w}x{h} is {w * h / 1e6:.1f} MP, over the limit of {max_pixels / 1e6:.0f} MP")
-    try:
-        im.load()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"{path}: the image data is corrupt or truncated ({exc})") from None
-    return im
-
-
 def lineart_to_unit(lineart, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Any line art (path, PIL image, uint8/float array) as H×W float32 in [0, 1], white = 1."""
-    if isinstance(lineart, (str, os.PathLike)):
-        lineart = open_image(lineart, max_pixels)
-    if isinstance(lineart, Image.Image):
+    """Any line art (path, file bytes, PIL image, uint8/float array) as H×W float32 in [0, 1], white = 1."""
+    if isinstance(lineart, (str, os.PathLike, bytes)):
+        lineart = open_image(lineart, max_pixels)  # upright already
+    elif isinstance(lineart, Image.Image):
         if lineart.width * lineart.height > max_pixels:
-            raise InputError(f"{lineart.width}x{lineart.height} is over the limit of {max_pixels / 1e6:.0f} MP")
-        lineart = to_rgb_array(ImageOps.exif_transpose(lineart))
+            raise TooLarge(f"{lineart.width}x{lineart.height} is over the limit of {max_pixels / 1e6:.0f} MP")
+        lineart = upright(lineart)
+    if isinstance(lineart, Image.Image):
+        lineart = to_rgb_array(lineart)
     arr = np.asarray(lineart)
     if arr.ndim == 3 and arr.shape[2] == 4:
         a = arr[..., 3:4].astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0)
@@ -85,6 +74,10 @@ def lineart_to_unit(lineart, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         arr = arr[..., 0]
     if arr.ndim != 2 or min(arr.shape) < 1:
         raise InputError(f"line art must be an image, got an array of shape {np.shape(lineart)}")
+    h, w = arr.shape
+    if min(h, w) < MIN_SIDE or max(h, w) > MAX_ASPECT * min(h, w):
+        raise InputError(f"line art of {w}x{h} is too thin to colorize: it needs at least {MIN_SIDE} px on its "
+                         f"short side and at most {MAX_ASPECT}:1 sides")
     if arr.size > max_pixels:
         raise InputError(f"line art of {arr.size / 1e6:.1f} MP is over the limit of {max_pixels / 1e6:.0f} MP")
     scale = 255.0 if (np.asarray(lineart).dtype == np.uint8 or arr.max() > 1.0) else 1.0
@@ -100,20 +93,6 @@ def working_size(height: int, width: int, long_side: int, multiple: int = 16) ->
     return h, w
 
 
-def resize_hints(layer: HintLayer, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hint layer at the working size: every hint survives (a hinted pixel marks the cell it falls in),
-    colored with the mean of the hinted pixels only."""
-    mask = layer.mask.astype(np.float32)
-    rgb = layer.rgb.astype(np.float32) / 255.0 * mask[..., None]
-    H, W = mask.shape
-    interp = cv2.INTER_AREA if (h < H or w < W) else cv2.INTER_NEAREST
-    m = cv2.resize(mask, (w, h), interpolation=interp)
-    c = cv2.resize(rgb, (w, h), interpolation=interp)
-    hit = m > 1e-6
-    color = np.where(hit[..., None], c / np.maximum(m, 1e-6)[..., None], 0.0)
-    return np.clip(color, 0, 1).astype(np.float32), hit.astype(np.float32)
-
-
 class Colorizer:
     """A trained generator plus everything needed to apply it to any line art."""
 
@@ -123,7 +102,7 @@ class Colorizer:
         signature such as :class:`irodori.onnx_backend.OnnxGenerator` (which runs on the CPU, in fp32).
 
         ``precision``: ``fp32`` (default; the numbers evaluation reports), ``bf16``, or ``auto`` (bf16
-        where the hardware computes it natively; see :mod:`irodori.inference`). A torch module is
+        where the hardware computes it natively; see :mod:`irodori.precision`). A torch module is
         converted in place (dtype, and channels-last on the CPU)."""
         if isinstance(generator, torch.nn.Module):
             generator, self.dtype = prepare_generator(generator, device, precision)
@@ -155,21 +134,15 @@ class Colorizer:
         if key.lower().endswith(".onnx"):
             if backend != "onnx":
                 raise ConfigError(f"{key} is an ONNX model: load it with backend='onnx'")
-            from irodori.onnx_backend import OnnxGenerator
-
             G = OnnxGenerator(key)
             return cls(G, G.config, {**G.metadata, "source": key}, device, **kwargs)
         G, cfg, meta = cls._load_torch(key, "cpu" if backend == "onnx" else device)
         if backend == "onnx":
-            from irodori.onnx_backend import cached_onnx_generator
-
             G = cached_onnx_generator(G, cfg)
         return cls(G, cfg, meta, device, **kwargs)
 
     @staticmethod
     def _load_torch(key: str, device) -> tuple[torch.nn.Module, Config, dict]:
-        from irodori.release import load_release
-
         if key in BUNDLED:
             path = ASSET_DIR / BUNDLED[key]
             if not path.is_file():
@@ -178,48 +151,23 @@ class Colorizer:
             path = Path(key)
             if path.is_dir():
                 if (path / "checkpoints").is_dir():
-                    return Colorizer._load_run_dir(path, device)
+                    cfg, G, meta = load_run_generator(path, device)
+                    return G, cfg, meta
                 path = path / "model.safetensors"
         cfg, G, meta = load_release(path, device)
         return G, cfg, meta
-
-    @staticmethod
-    def _load_run_dir(run_dir: Path, device) -> tuple[torch.nn.Module, Config, dict]:
-        from irodori.config import config_from_dict
-        from irodori.models import build_generator
-        from irodori.train import checkpoint as ckpt
-
-        latest = ckpt.find_latest(run_dir / "checkpoints")
-        if latest is None:
-            raise IrodoriError(f"no readable checkpoint in {run_dir / 'checkpoints'}")
-        state = ckpt.load_checkpoint(latest)
-        cfg = config_from_dict(state["config"])
-        G = build_generator(cfg.generator)
-        G.load_state_dict(state["G_ema"])
-        return G.to(device).eval(), cfg, {"step": state["step"], "source": str(latest)}
 
     @property
     def native_size(self) -> int:
         return self.config.data.size
 
-    def hint_layer(self, hints, height: int, width: int) -> HintLayer:
-        if hints is None:
-            return HintLayer.empty(height, width)
-        if isinstance(hints, HintLayer):
-            if hints.mask.shape != (height, width):
-                raise InputError(f"hint layer is {hints.mask.shape[1]}x{hints.mask.shape[0]}, "
-                                 f"the line art {width}x{height}")
-            return hints
-        if isinstance(hints, list) and all(isinstance(h, Hint) for h in hints):
-            return draw_hints(hints, height, width)
-        return draw_hints(validate_hints(hints, height, width), height, width)
-
     @torch.inference_mode()
     def __call__(self, lineart, hints=None, *, resolution: int | None = None, flats: str = "regions",
                  shading: float = DEFAULT_SHADING, max_gap: int | None = None,
                  generator: torch.Generator | None = None) -> ColorizeResult:
-        """Colorize ``lineart`` (path, PIL image or array) with ``hints`` (a :class:`HintLayer`, a list of
-        :class:`Hint`, or the JSON-style list of dicts). ``resolution``: the working long side (default:
+        """Colorize ``lineart`` (path, file bytes, PIL image or array) with ``hints`` (any source
+        :func:`irodori.hint_input.hint_layer` takes: a :class:`HintLayer`, JSON text, a list of hints, a
+        hint file's path, an RGBA image's bytes, CLI-style flags). ``resolution``: the working long side (default:
         the model's training size). ``flats``: ``regions`` (default: a region a hint claims takes the hint's
         color, the model colors the rest), ``hints-only`` (unhinted regions stay white) or ``model`` (the
         model's own colors everywhere); see :mod:`irodori.flats`. ``shading`` in [0, 1]: how much of the
@@ -231,11 +179,11 @@ class Colorizer:
             raise InputError(f"flats must be one of {', '.join(FLATS_MODES)}, got {flats!r}")
         if not (isinstance(shading, (int, float)) and 0 <= shading <= 1):
             raise InputError(f"shading must lie in [0, 1], got {shading!r}")
-        if max_gap is not None and not 0 <= max_gap <= 64:
-            raise InputError(f"max_gap must lie in 0..64 px, got {max_gap}")
+        if max_gap is not None and not MAX_GAP_RANGE[0] <= max_gap <= MAX_GAP_RANGE[1]:
+            raise InputError(f"max_gap must lie in {MAX_GAP_RANGE[0]}..{MAX_GAP_RANGE[1]} px, got {max_gap}")
         line = lineart_to_unit(lineart, self.max_pixels)
         H, W = line.shape
-        layer = self.hint_layer(hints, H, W)
+        layer = hint_layer(hints, H, W)
         return self.compose(line, layer, self.model_colors(line, layer, resolution), flats, shading, max_gap)
 
     @staticmethod
@@ -260,17 +208,13 @@ class Colorizer:
         working resolution and upsampled. A tanh model paints its own lines: its output is returned as is."""
         H, W = line.shape
         long_side = resolution or self.native_size
-        if long_side < 16 or long_side > 4096:
-            raise InputError(f"resolution must lie in 16..4096, got {long_side}")
+        if not RESOLUTION_RANGE[0] <= long_side <= RESOLUTION_RANGE[1]:
+            raise InputError(f"resolution must lie in {RESOLUTION_RANGE[0]}..{RESOLUTION_RANGE[1]}, got {long_side}")
         h, w = working_size(H, W, long_side, getattr(self.generator, "multiple", 16))
         interp = cv2.INTER_AREA if (h < H or w < W) else cv2.INTER_LINEAR
         line_lr = cv2.resize(line, (w, h), interpolation=interp)
         hint_lr, mask_lr = resize_hints(layer, h, w)
-        to_t = lambda a: as_input(torch.from_numpy(np.ascontiguousarray(a)), self.dtype, self.device)  # noqa: E731
-        line_t = to_t((line_lr * 2 - 1)[None, None])
-        mask_t = to_t(mask_lr[None, None])
-        hint_t = to_t((hint_lr.transpose(2, 0, 1) * 2 - 1)[None] * mask_lr[None, None])
-        flat_t = self.generator(line_t, hint_t, mask_t, flat=True)
-        flat_lr = ((flat_t[0].float().clamp(-1, 1) + 1) * 0.5).permute(1, 2, 0).cpu().numpy()
+        inputs = [as_input(t, self.dtype, self.device) for t in model_inputs(line_lr, hint_lr, mask_lr)]
+        flat_lr = output_colors(self.generator(*inputs, flat=True))[0]
         flat = cv2.resize(flat_lr, (W, H), interpolation=cv2.INTER_CUBIC) if (h, w) != (H, W) else flat_lr
         return np.clip(flat, 0, 1)

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+#: The widest line gap (px) a caller may ask regions to close, inclusive.
+MAX_GAP_RANGE = (0, 64)
+
 #: The darkest line art value that still counts as paper when the drawing has no real ink.
 MIN_CONTRAST = 0.25
 

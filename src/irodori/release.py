@@ -12,8 +12,9 @@ from safetensors.torch import load_file, save
 from irodori.config import Config, config_from_dict
 from irodori.errors import IrodoriError
 from irodori.models import build_generator
+from irodori import checkpoint as ckpt
 from irodori.atomic import atomic_write_bytes, atomic_write_text
-from irodori.train import checkpoint as ckpt
+from irodori.lineage import new_stage, with_steps
 
 
 def config_path_for(weights: Path) -> Path:
@@ -31,7 +32,6 @@ def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool =
                for k, v in state_dict.items()
                if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
     if meta.get("lineage") is None:  # weights made outside a training run: one stage, this config's
-        from irodori.lineage import new_stage
         meta["lineage"] = [new_stage(cfg, steps=int(meta.get("step") or 0))]
     meta = {"config": cfg.to_dict(), "dtype": "float16" if fp16 else "float32", **meta}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -40,16 +40,29 @@ def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool =
     return out
 
 
+def newest_checkpoint(run_dir: str | Path) -> tuple[dict, Path]:
+    """The newest readable checkpoint of a training run and its path; IrodoriError when there is none."""
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    latest = ckpt.find_latest(ckpt_dir)
+    if latest is None:
+        raise IrodoriError(f"no readable checkpoint in {ckpt_dir}")
+    return ckpt.load_checkpoint(latest), latest
+
+
+def load_run_generator(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Config, torch.nn.Module, dict]:
+    """A training run's newest EMA generator; returns (config, generator in eval mode, metadata)."""
+    state, latest = newest_checkpoint(run_dir)
+    cfg = config_from_dict(state["config"])
+    G = build_generator(cfg.generator)
+    G.load_state_dict(state["G_ema"])
+    return cfg, G.to(device).eval().requires_grad_(False), {"step": state["step"], "source": str(latest)}
+
+
 def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> tuple[Path, int]:
     """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step)."""
-    run_dir = Path(run_dir)
-    latest = ckpt.find_latest(run_dir / "checkpoints")
-    if latest is None:
-        raise IrodoriError(f"no readable checkpoint in {run_dir / 'checkpoints'}")
-    state = ckpt.load_checkpoint(latest)
+    state, latest = newest_checkpoint(run_dir)
     cfg = config_from_dict(state["config"])
     step = int(state["step"])
-    from irodori.lineage import new_stage, with_steps
     lineage = with_steps(state.get("lineage") or [new_stage(cfg)], step)
     path = save_release(state["G_ema"], cfg, out, fp16=fp16, step=step, source=latest.name,
                         irodori=state.get("irodori", ""), lineage=lineage)

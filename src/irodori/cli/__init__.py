@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from irodori.errors import IrodoriError
+from irodori.threads import configure_openmp
 
 
 def _commands() -> dict:
@@ -30,6 +31,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_openmp()  # before any subcommand imports torch: its OpenMP runtime reads the wait policy only then
     commands = _commands()
     parser = build_parser(commands)
     args, extra = parser.parse_known_args(argv)

@@ -10,6 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
+from irodori.config import PRECISIONS
+
 
 def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="square sample size in pixels")
@@ -83,75 +85,128 @@ def _run_data(args) -> int:
 
 def _add_infer(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--model", help="bundled name, .safetensors or run dir (default: the bundled demo model)")
+    src.add_argument("--model", help="bundled name, .safetensors or run dir (default: the bundled demo model); "
+                                     "with --backend onnx also an exported .onnx file (e.g. export-onnx --int8)")
     src.add_argument("--preset", help="a preset with random weights instead of a trained model")
     p.add_argument("--size", type=int, default=512, help="square input size in pixels")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, usually all cores)")
+    p.add_argument("--threads", help="CPU threads (default: $IRODORI_THREADS, else the cores free now; "
+                                     "see irodori.threads)")
     p.add_argument("--n", type=int, default=10, help="timed forward passes")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="torch: the module's forward; onnx: its flat-output ONNX export in ONNX Runtime "
                         "(exported to a temp file; with the same number of threads)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="torch backend's precision, as `irodori colorize` uses it (auto: bf16 where the CPU "
                         "computes it natively); the conv peak is measured in the same precision")
+    p.add_argument("--contended", action="store_true",
+                   help="also time it beside a CPU burner on one core (another program's load): the default "
+                        "thread policy idle and loaded, and every fixed thread count loaded")
+
+
+def _infer_model(args, precision: str):
+    """(description, config, generator, dtype) of what ``bench infer`` times."""
+    from irodori.config import load_config
+    from irodori.models import build_generator
+
+    if args.preset:
+        from irodori.precision import prepare_generator
+
+        cfg = load_config(args.preset)
+        G, dtype = prepare_generator(build_generator(cfg.generator), "cpu", precision)
+        return f"preset {args.preset} (random weights)", cfg, G, dtype
+    from irodori.pipeline import Colorizer
+
+    if args.backend == "onnx" and (args.model or "").lower().endswith(".onnx"):  # e.g. export-onnx --int8
+        col = Colorizer.from_pretrained(args.model, backend="onnx")
+        precision = col.generator.metadata.get("precision", "fp32")
+        return f"model {args.model} ({precision})", col.config, col.generator, col.dtype
+    col = Colorizer.from_pretrained(args.model or "demo", precision=precision)
+    return f"model {args.model or 'demo'}", col.config, col.generator, col.dtype
+
+
+def _infer_runner(args, G, cfg, dtype, tmp: Path):
+    """``runner(threads)`` -> a zero-argument call of one forward with that many threads."""
+    import torch
+
+    from irodori.models.summary import generator_inputs
+
+    x = generator_inputs(1, args.size)
+    if args.backend == "onnx":
+        from irodori.onnx_backend import OnnxGenerator, export_onnx
+
+        path = G.path if isinstance(G, OnnxGenerator) else export_onnx(G, cfg, tmp / "generator.onnx")
+        feeds = [t.numpy() for t in x]
+
+        def onnx_runner(threads: int):
+            session = OnnxGenerator(path, threads)
+            return lambda: session.run(*feeds)
+        return onnx_runner
+    from irodori.precision import as_input
+
+    x = [as_input(t, dtype, "cpu") for t in x]
+
+    def torch_runner(threads: int):
+        torch.set_num_threads(threads)
+
+        def call():
+            with torch.inference_mode():
+                G(*x, flat=True)
+        return call
+    return torch_runner
+
+
+def _print_contention(c: dict) -> None:
+    fixed = ", ".join(f"{t}: {ms:.1f} ms" for t, ms in c["fixed_ms"].items())
+    print(f"contended (burner on one core{'' if c['burner_ran'] else ', which died early!'}): policy chose "
+          f"{c['contended_choice']}; fixed threads {fixed}")
+    print(f"idle_ms={c['idle_ms']:.1f} contended_ms={c['contended_ms']:.1f} best_fixed_ms={c['best_fixed_ms']:.1f} "
+          f"slowdown={c['slowdown']:.2f} policy_ratio={c['policy_ratio']:.2f}")
 
 
 def _run_infer(args) -> int:
     """Latency of one generator forward (batch 1, 5-channel input, inference mode; with ``--backend onnx`` one
     ONNX Runtime run of the flat-output export on the same inputs), peak RSS, MACs, and this
     machine's conv peak measured in the same run; the last line is the ratio of the median latency to the
-    time the MACs would take at that peak."""
+    time the MACs would take at that peak. ``--contended`` adds the same forward beside another program
+    busy on one core: ``idle_ms``, ``contended_ms`` (default thread policy), ``best_fixed_ms`` (the best
+    fixed thread count under that load), ``slowdown`` and ``policy_ratio``."""
+    import tempfile
+
     import torch
 
-    from irodori.config import load_config
+    from irodori import threads
     from irodori.errors import ConfigError
+    from irodori.threads import keep_freed_memory
     from irodori.models import build_generator
     from irodori.models.summary import generator_inputs, summarize
-    from irodori.perf import conv_peak_gflops, peak_rss_mb, summarize_ms, time_calls
+    from irodori.perf import conv_peak_gflops, contention_figures, peak_rss_mb, summarize_ms, time_calls
 
     if args.size < 16 or args.size % 16 or args.n < 1:
         raise ConfigError("--size must be a positive multiple of 16 and --n >= 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    choice = threads.apply(args.threads)
+    keep_freed_memory()  # as `irodori colorize` and `irodori serve` run
     precision = args.precision if args.backend == "torch" else "fp32"  # ONNX Runtime runs the fp32 export
-    if args.preset:
-        from irodori.inference import prepare_generator
-
-        cfg = load_config(args.preset)
-        G, dtype = prepare_generator(build_generator(cfg.generator), "cpu", precision)
-        what = f"preset {args.preset} (random weights)"
-    else:
-        from irodori.pipeline import Colorizer
-        col = Colorizer.from_pretrained(args.model or "demo", precision=precision)
-        cfg, G, dtype, what = col.config, col.generator, col.dtype, f"model {args.model or 'demo'}"
+    what, cfg, G, dtype = _infer_model(args, precision)
     with torch.device("meta"):
         _, macs = summarize(build_generator(cfg.generator), generator_inputs(1, args.size, "meta"))
-    x = generator_inputs(1, args.size)
-    if args.backend == "onnx":
-        import tempfile
-        from pathlib import Path
-
-        from irodori.onnx_backend import OnnxGenerator, export_onnx
-
-        with tempfile.TemporaryDirectory() as tmp:
-            session = OnnxGenerator(export_onnx(G, cfg, Path(tmp) / "generator.onnx"))
-        feeds = [t.numpy() for t in x]
-        stats = summarize_ms(time_calls(lambda: session.run(*feeds), args.n))
-    else:
-        from irodori.inference import as_input
-
-        x = [as_input(t, dtype, "cpu") for t in x]
-        with torch.inference_mode():
-            stats = summarize_ms(time_calls(lambda: G(*x, flat=True), args.n))
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = _infer_runner(args, G, cfg, dtype, Path(tmp))
+        stats = summarize_ms(time_calls(runner(choice.threads), args.n))
+        contention = contention_figures(runner, args.n, lambda: threads.resolve(args.threads), choice.cores) \
+            if args.contended else None
+    torch.set_num_threads(choice.threads)
     peak = conv_peak_gflops(dtype=dtype)
     bound_ms = 2 * macs / (peak * 1e9) * 1000
     print(f"bench infer: {what}, {args.size}x{args.size}, backend {args.backend}, {str(dtype)[6:]}, "
-          f"{torch.get_num_threads()} threads, n={args.n}")
+          f"{choice}, OpenMP wait policy {threads.wait_policy()}, n={args.n}")
     print(f"latency: min {stats['min_ms']:.1f} ms, median {stats['median_ms']:.1f} ms, max {stats['max_ms']:.1f} ms")
     print(f"peak_rss_mb={peak_rss_mb():.0f}")
     print(f"macs={macs} ({macs / 1e9:.2f} GMAC)")
-    print(f"conv_peak_gflops={peak:.1f} ({str(dtype)[6:]} 3x3 conv, 256 ch, 64x64, channels-last) "
-          f"-> flop bound {bound_ms:.1f} ms")
+    print(f"conv_peak_gflops={peak:.1f} ({str(dtype)[6:]} 3x3 conv, 256 ch, 64x64, channels-last, "
+          f"{choice.threads} threads) -> flop bound {bound_ms:.1f} ms")
+    if contention:
+        _print_contention(contention)
+    print(f"threads={choice.threads}")
     print(f"median_ms={stats['median_ms']:.2f}")
     print(f"ratio_to_flop_bound={stats['median_ms'] / bound_ms:.3f}")
     return 0
@@ -162,7 +217,8 @@ def _add_regions(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=10, help="timed runs")
     p.add_argument("--image", help="a line art file instead of the synthetic drawing")
     p.add_argument("--model", default="demo", help="model for the whole-colorize timing")
-    p.add_argument("--threads", type=int, default=2, help="torch threads for the whole colorize")
+    p.add_argument("--threads", help="CPU threads for the whole colorize (default: as `irodori colorize`: "
+                                     "$IRODORI_THREADS, else the cores free now)")
 
 
 def synthetic_lineart(size: int, seed: int = 0):
@@ -193,12 +249,14 @@ def _run_regions(args) -> int:
     one dot in each large closed region."""
     import cv2
     import numpy as np
-    import torch
 
+    from irodori import threads
     from irodori.cli.colorize import _outputs
+    from irodori.cli.colorize_outputs import Job, output_files
     from irodori.errors import ConfigError
     from irodori.eval.regionhints import closed_region_dots
     from irodori.hint_input import HintLayer
+    from irodori.threads import keep_freed_memory
     from irodori.perf import summarize_ms, time_calls
     from irodori.pipeline import Colorizer, lineart_to_unit
     from irodori.regions import segment
@@ -207,20 +265,22 @@ def _run_regions(args) -> int:
         raise ConfigError("--size must be at least 16 and --n >= 1")
     line = lineart_to_unit(args.image) if args.image else synthetic_lineart(args.size)
     mp = line.size / 1e6
-    threads = cv2.getNumThreads()
+    cv2_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     seg = summarize_ms(time_calls(lambda: segment(line), args.n))
-    cv2.setNumThreads(threads)
+    cv2.setNumThreads(cv2_threads)
     count = segment(line).count
-    torch.set_num_threads(args.threads)
+    choice = threads.apply(args.threads)
+    keep_freed_memory()
     col = Colorizer.from_pretrained(args.model, precision="auto")
     hint, mask = closed_region_dots(line, np.full(line.shape + (3,), 0.5, np.float32))
     layer = HintLayer((hint * 255).astype(np.uint8), mask > 0.5)
     whole = summarize_ms(time_calls(lambda: col(line, layer), args.n))
-    layered = summarize_ms(time_calls(lambda: _outputs(col(line, layer), Path("out.png"), True), max(1, args.n // 2)))
+    job = Job(None, output_files(Path("out.png"), layers=True))  # encoded in memory only, never written
+    layered = summarize_ms(time_calls(lambda: _outputs(col(line, layer), job), max(1, args.n // 2)))
     print(f"bench regions: {line.shape[1]}x{line.shape[0]} ({mp:.2f} MP), {count} regions, n={args.n}")
     print(f"segment (1 core): median {seg['median_ms']:.1f} ms, max {seg['max_ms']:.1f} ms")
-    print(f"colorize ({args.model}, {args.threads} threads, native working size, regions + flats): "
+    print(f"colorize ({args.model}, {choice}, native working size, regions + flats): "
           f"median {whole['median_ms']:.1f} ms")
     print(f"colorize + encode PNG/ORA/PSD layers: median {layered['median_ms']:.1f} ms")
     print(f"colorize_ms={whole['median_ms']:.1f} colorize_layers_ms={layered['median_ms']:.1f}")
@@ -234,7 +294,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, help="batch size (default: the preset's train.batch_size)")
     p.add_argument("--n", type=int, default=3, help="timed steps")
     p.add_argument("--threads", type=int, help="torch threads")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+    p.add_argument("--precision", choices=PRECISIONS,
                    help="autocast precision, as train.precision (default: the preset's)")
 
 
@@ -246,7 +306,7 @@ def _run_train(args) -> int:
     import contextlib
 
     from irodori.config import load_config
-    from irodori.inference import resolve_precision
+    from irodori.precision import resolve_precision
     from irodori.models import build_discriminator, build_generator
     from irodori.perf import summarize_ms, time_calls
     from irodori.train.loop import micro_step

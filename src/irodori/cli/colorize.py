@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from irodori.config import PRECISIONS, RESOLUTION_RANGE
 from irodori.errors import InputError, IrodoriError
-
 from irodori.flats import DEFAULT_SHADING, FLATS_MODES
+from irodori.regions import MAX_GAP_RANGE
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-SIDECARS = (".hints.json", ".hints.png")
+if TYPE_CHECKING:
+    from irodori.cli.colorize_outputs import Job
+
 
 
 def add_parser(sub) -> None:
@@ -28,17 +32,24 @@ def add_parser(sub) -> None:
                     "closed) colors that whole region and nothing past its lines; the model colors the rest\n"
                     "and adds shading (--flats regions, the default). --flats hints-only leaves unhinted regions\n"
                     "white; --flats model gives the model's own output.\n\n"
-                    "Output: with one input and -o ending in .png/.jpg, that file; otherwise -o is a folder\n"
-                    "receiving NAME.png. --layers adds NAME.ora and NAME.psd (layers: hints (hidden), lines\n"
-                    "(multiply), shading (multiply), flats) and NAME.line.png, NAME.flats.png, NAME.shading.png.\n"
-                    "Outputs are written atomically and all together: a failed image leaves no file. Exit 0 if\n"
-                    "all succeeded, 1 if any image failed, 2 for invalid arguments or hints.")
+                    "Output: with one input and -o ending in .png, .jpg/.jpeg, .webp (lossless), .tif/.tiff or\n"
+                    ".bmp, that file in that format (.gif is refused: its palette would lose colors); otherwise -o\n"
+                    "is a folder receiving NAME.png, under the same sub-folder as the image has in its input\n"
+                    "folder (in/sub/x.png -> OUT/sub/x.png). Inputs whose outputs would share a name keep their\n"
+                    "extension: in/x.png and in/x.jpg -> OUT/x.png.png and OUT/x.jpg.png. No output may replace\n"
+                    "an input, a hint sidecar or the --hints file, and -o may not be an input folder.\n"
+                    "--layers adds NAME.ora and NAME.psd (layers: hints (hidden), lines (multiply), shading\n"
+                    "(multiply), flats) and NAME.line.png, NAME.flats.png, NAME.shading.png.\n"
+                    "Outputs are written atomically and all together: a failed image leaves no file. A bad image\n"
+                    "in a batch is reported and skipped. Exit 0 if all succeeded, 1 if any image failed, 2 for\n"
+                    "invalid arguments or hints, or an output that cannot be written.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="line art image files or folders")
     p.add_argument("-o", "--out", required=True, help="output file (single input) or folder")
     p.add_argument("--hints", metavar="FILE", help="hint file (JSON list or RGBA PNG) applied to every input")
     p.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB[,SIZE]", help="one hint; repeatable")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
-    p.add_argument("--resolution", type=int, help="working long side in pixels (default: the model's own scale)")
+    p.add_argument("--resolution", type=_int_in(*RESOLUTION_RANGE), metavar="PX",
+                   help="working long side in pixels, %d..%d (default: the model's own scale)" % RESOLUTION_RANGE)
     p.add_argument("--layers", action="store_true",
                    help="also write NAME.ora, NAME.psd and the line, flats and shading layers as PNGs")
     p.add_argument("--flats", choices=FLATS_MODES, default="regions",
@@ -46,10 +57,12 @@ def add_parser(sub) -> None:
                         "hints-only: only hinted regions get color; model: the model's raw output")
     p.add_argument("--shading", type=_unit_float, default=DEFAULT_SHADING,
                    help="0..1: how much of the model's light and shadow shows over a hint's flat color")
-    p.add_argument("--max-gap", type=int, metavar="PX",
-                   help="widest gap in a line (px) that still closes a region (default: scaled with the image)")
-    p.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+    p.add_argument("--max-gap", type=_int_in(*MAX_GAP_RANGE), metavar="PX",
+                   help="widest gap in a line (px, %d..%d) that still closes a region (default: scaled with the image)"
+                        % MAX_GAP_RANGE)
+    p.add_argument("--threads", help="CPU threads for inference: a positive whole number, or auto (default: "
+                                     "$IRODORI_THREADS, else the cores free now)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="torch backend: auto = bf16 where the CPU computes it natively (AMX / AVX-512 BF16; "
                         "about 4x faster, within 2/255 of fp32), else fp32")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
@@ -67,37 +80,51 @@ def _unit_float(text: str) -> float:
     return value
 
 
-def _collect(inputs: list[str]) -> list[Path]:
-    files = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES
-                           and not any(f.name.endswith(s) for s in SIDECARS) and f.is_file())
-            if not found:
-                raise InputError(f"{path}: no images found in this folder")
-            files += found
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InputError(f"{path}: no such file or folder")
-    return files
+def _int_in(low: int, high: int):
+    """An argparse type: a whole number in ``low..high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number in {low}..{high}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number in {low}..{high}, got {text!r}")
+        return value
+    return parse
 
 
-def _outputs(result, target: Path, layers: bool) -> list[tuple[Path, bytes]]:
-    """Every file one image produces, encoded in memory first so that a failure writes nothing."""
+def _shown(path) -> str:
+    """``path`` printable on any stdout (a file name that is not valid UTF-8 shows its bytes escaped)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _report(job: Job, message: str) -> None:
+    """One image's failure as one line on stderr, named once."""
+    name = str(job.source.path)
+    message = " ".join(message.split())
+    message = message[len(name) + 2:] if message.startswith(name + ": ") else message
+    print(f"irodori colorize: {name}: error: {message}", file=sys.stderr)
+
+
+def _outputs(result, job: Job) -> list[tuple[Path, bytes]]:
+    """Every file of one job (:data:`~irodori.cli.colorize_outputs.LAYER_SUFFIXES` order), encoded in memory
+    first so that a failure writes nothing."""
+    from irodori.cli.colorize_outputs import LAYER_PNGS
     from irodori.data.imageio import image_bytes
     from irodori.layerfile import LAYER_FORMATS, layer_file_bytes, result_layers
 
+    target, *layer_paths = job.files
     files = [(target, image_bytes(result.image, target.suffix))]
-    if layers:
-        stem = target.with_suffix("")
+    if layer_paths:
         stack = result_layers(result)
-        files += [(stem.with_name(stem.name + suffix), layer_file_bytes(suffix, stack, result.image))
-                  for suffix in LAYER_FORMATS]
-        files += [(stem.with_name(f"{stem.name}.{name}.png"), image_bytes(image))
-                  for name, image in (("line", result.line), ("flats", result.flats), ("shading", result.shading))]
+        layered, pngs = layer_paths[:len(LAYER_FORMATS)], layer_paths[len(LAYER_FORMATS):]
+        files += [(path, layer_file_bytes(path.suffix, stack, result.image)) for path in layered]
+        files += [(path, image_bytes(getattr(result, name))) for path, name in zip(pngs, LAYER_PNGS)]
     return files
+
+
+class WriteError(InputError):
+    """An output could not be written: the destination's problem, the same for every image (the batch stops)."""
 
 
 def _write_all(files: list[tuple[Path, bytes]]) -> None:
@@ -107,74 +134,90 @@ def _write_all(files: list[tuple[Path, bytes]]) -> None:
     try:
         atomic_write_files(files)
     except OSError as exc:
-        raise InputError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+        raise WriteError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL in a path
+        raise WriteError(f"cannot write {files[0][0]}: {exc}") from None
 
 
 def _hints_for(args, file: Path, height: int, width: int):
-    from irodori.hint_input import draw_hints, load_hints, parse_hint_flag
+    """The hints for one line art: --hints and --hint merged (flags win), else the file's sidecar, else none."""
+    from irodori.cli.colorize_outputs import SIDECARS
+    from irodori.hint_input import hint_layer, merge_hints
 
     if args.hints or args.hint:
-        layer = load_hints(args.hints, height, width) if args.hints else None
-        flags = [parse_hint_flag(h, height, width) for h in args.hint]
-        if layer is None:
-            return draw_hints(flags, height, width)
-        extra = draw_hints(flags, height, width)
-        layer.rgb[extra.mask] = extra.rgb[extra.mask]
-        layer.mask |= extra.mask
-        return layer
+        layers = [hint_layer(Path(args.hints), height, width)] if args.hints else []
+        if args.hint:
+            layers.append(hint_layer(args.hint, height, width, name="--hint"))
+        return merge_hints(*layers)
     for suffix in SIDECARS:
         side = file.with_name(file.stem + suffix)
         if side.is_file():
-            return load_hints(side, height, width)
+            return hint_layer(side, height, width)
     return None
 
 
+def _colorize_one(args, colorizer, job: Job) -> None:
+    from irodori.pipeline import lineart_to_unit
+
+    file = job.source.path
+    line = lineart_to_unit(file, colorizer.max_pixels)
+    hints = _hints_for(args, file, *line.shape)
+    result = colorizer(line, hints, resolution=args.resolution, flats=args.flats, shading=args.shading,
+                       max_gap=args.max_gap)
+    _write_all(_outputs(result, job))
+
+
 def run(args) -> int:
-    import torch
+    from irodori import threads as thread_policy
+    from irodori.cli.colorize_outputs import collect, plan
 
-    from irodori.hint_input import HintError
-    from irodori.pipeline import Colorizer, lineart_to_unit
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    files = _collect(args.inputs)
-    out = Path(args.out)
-    single_file = len(files) == 1 and out.suffix.lower() in (".png", ".jpg", ".jpeg")
-    if len(files) > 1 and out.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        raise InputError(f"-o {out} names a file but there are {len(files)} inputs; give a folder")
-    if args.hints and not Path(args.hints).is_file():
+    thread_policy.parse_threads(args.threads)  # a bad value fails before any work
+    if args.hints is not None and not Path(args.hints).is_file():
         raise InputError(f"hint file {args.hints} does not exist")
+    jobs = plan(collect(args.inputs), args.out, args.layers, protected=[Path(args.hints)] if args.hints else [])
+
+    from irodori.threads import keep_freed_memory
+    from irodori.pipeline import Colorizer
+
+    thread_policy.apply(args.threads)
+    keep_freed_memory()
     colorizer = Colorizer.from_pretrained(args.model, backend=args.backend,
                                           precision=args.precision if args.backend == "torch" else "fp32")
+    return _colorize_all(args, colorizer, jobs)
+
+
+def _colorize_all(args, colorizer, jobs: list[Job]) -> int:
+    """Each job in turn. A bad image is reported in one line and counted, and the rest go on; bad --hints or
+    --hint (the same for every image) and an unwritable output stop the batch. Exit 1 if any image failed."""
+    from irodori.hint_input import HintError
 
     failures = 0
     bar = None
-    if len(files) > 1:
+    if len(jobs) > 1:
         from tqdm import tqdm
-        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None)
-    for file in files:
-        try:
-            line = lineart_to_unit(file, colorizer.max_pixels)
-            hints = _hints_for(args, file, *line.shape)
-            result = colorizer(line, hints, resolution=args.resolution, flats=args.flats, shading=args.shading,
-                               max_gap=args.max_gap)
-            target = out if single_file else out / f"{file.stem}.png"
-            _write_all(_outputs(result, target, args.layers))
-            if bar is None:
-                print(target)
-        except HintError:
-            if len(files) == 1 or args.hints or args.hint:
-                raise  # the same hints would fail for every file: stop with exit code 2
-            failures += 1
-            print(f"irodori colorize: {file}: error: {sys.exc_info()[1]}", file=sys.stderr)
-        except IrodoriError as exc:
-            if len(files) == 1:
-                raise
-            failures += 1
-            print(f"irodori colorize: {file}: error: {exc}", file=sys.stderr)
+        bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, disable=None)
+    try:
+        for job in jobs:
+            try:
+                _colorize_one(args, colorizer, job)
+            except IrodoriError as exc:
+                stops = isinstance(exc, WriteError) or (isinstance(exc, HintError) and bool(args.hints or args.hint))
+                if len(jobs) == 1 or stops:
+                    raise
+                failures += 1
+                _report(job, str(exc))
+            except Exception as exc:  # noqa: BLE001 - one image's unexpected failure must not stop the batch
+                failures += 1
+                _report(job, f"unexpected {type(exc).__name__}: {exc}")
+            else:
+                if bar is None:
+                    print(_shown(job.target))
+            if bar is not None:
+                bar.update(1)
+    finally:
         if bar is not None:
-            bar.update(1)
+            bar.close()
     if bar is not None:
-        bar.close()
-        print(f"colorized {len(files) - failures} of {len(files)} images into {out}")
+        failed = f" ({failures} failed)" if failures else ""
+        print(f"colorized {len(jobs) - failures} of {len(jobs)} images into {_shown(args.out)}{failed}")
     return 1 if failures else 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-#: Source name -> one-line description (the converters live in irodori.eval and irodori.extractors).
-SOURCES = {
-    "nsfwjs": "InceptionV3 of the nsfwjs npm package (MIT), for FID features (inception-nsfwjs)",
-    "sketchkeras": "the sketchKeras line extractor (lllyasviel) from its Keras mod.h5",
-    "simplification": "the Sketch Simplification line extractor (Simo-Serra et al.) from model_gan.pth",
-}
+from irodori.errors import IrodoriError, WeightsError
+
+#: The converters' names (``irodori.weights.CONVERTED``; the converters are in irodori.weights.convert).
+#: Written out so that building the parser imports nothing heavy.
+SOURCES = ("nsfwjs", "sketchkeras", "simplification")
 
 
 def add_parser(sub) -> None:
@@ -33,8 +32,12 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="output .safetensors (default: the cache dir)")
 
 
+# The commands import the networks and converters when they run: building the parser must not import torch.
+
+
 def _run_nsfwjs(source, out) -> int:
-    from irodori.eval.nsfwjs import NSFWJS_CLASSES, convert_nsfwjs, load_nsfwjs_inception
+    from irodori.eval.nsfwjs import NSFWJS_CLASSES, load_nsfwjs_inception
+    from irodori.weights.convert.nsfwjs import convert_nsfwjs
 
     path = convert_nsfwjs(source, out)
     model = load_nsfwjs_inception(path)
@@ -46,14 +49,15 @@ def _run_nsfwjs(source, out) -> int:
 
 
 def _run_extractor(name: str, source, out) -> int:
-    from irodori.errors import WeightsError
-    from irodori.extractors import LEARNED, convert_simplification, convert_sketchkeras
-    from irodori.extractors.common import read_metadata
+    from irodori.extractors import LEARNED
+    from irodori.weights import read_metadata
+    from irodori.weights.convert.simplification import convert_simplification
+    from irodori.weights.convert.sketchkeras import convert_sketchkeras
 
-    spec, _, load = LEARNED[name]
+    record, _, load = LEARNED[name]
     if source is None:
-        raise WeightsError(f"give the published {spec.source_filename}: `{spec.convert_command}` "
-                           f"(download it from {spec.source_url})")
+        raise WeightsError(f"give the published {record.source_filename}: `{record.convert_command}` "
+                           f"(download it from {record.source_url})")
     convert = {"sketchkeras": convert_sketchkeras, "simplification": convert_simplification}[name]
     path = convert(source, out)
     net = load(path)
@@ -67,8 +71,6 @@ def _run_extractor(name: str, source, out) -> int:
 
 
 def run(args) -> int:
-    from irodori.errors import IrodoriError
-
     if args.src and args.source and args.src != args.source:
         raise IrodoriError(f"give the source once: SRC {args.src} and --source {args.source} differ")
     source = args.src or args.source

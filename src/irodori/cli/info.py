@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from irodori.config import PRESETS, load_config
-from irodori.models import build_discriminator, build_generator
-from irodori.models.summary import count_params, format_table, generator_inputs, summarize
+from irodori.errors import ConfigError
 
 
 def add_parser(sub) -> None:
@@ -23,7 +20,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from irodori.errors import ConfigError
+    import torch
+
+    from irodori.models import build_discriminator, build_generator
+    from irodori.models.summary import count_params, format_table, generator_inputs, summarize
 
     cfg = load_config(args.preset, args.overrides)
     if args.size < 16 or args.size % 16:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from irodori.errors import PrepareError
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("prepare", help="download/convert a dataset into the layout training reads",
                        description="Prepare a dataset directory. Subcommands: openmoji, lineart, and the "
@@ -86,12 +89,12 @@ def _print_result(r) -> None:
 
 
 def _run_corpus(args) -> int:
-    from irodori.data.sources import SourceError, prepare_all, prepare_source
+    from irodori.data.sources import prepare_all, prepare_source
 
     if args.size < 16:
-        raise SourceError(f"--size must be at least 16 pixels, got {args.size}")
+        raise PrepareError(f"--size must be at least 16 pixels, got {args.size}")
     if args.limit is not None and args.limit < 1:
-        raise SourceError(f"--limit must be >= 1, got {args.limit}")
+        raise PrepareError(f"--limit must be >= 1, got {args.limit}")
     opts = dict(size=args.size, workers=max(1, args.workers), progress=not args.quiet)
     if args.corpus_source != "all":
         _print_result(prepare_source(args.corpus_source, args.out, source=args.source, limit=args.limit, **opts))
@@ -121,7 +124,7 @@ def _run_openmoji(args) -> int:
 
 
 def _run_lineart(args) -> int:
-    from irodori.extractors.prepare import prepare_lineart
+    from irodori.data.prepare_lineart import prepare_lineart
 
     r = prepare_lineart(args.data, args.method, args.out, size=args.size, weights=args.weights, device=args.device,
                         threads=args.threads, progress=not args.quiet)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 
+from irodori.config import PRECISIONS
 from irodori.errors import IrodoriError
+
+#: Addresses that listen on every interface: the Host names clients will use cannot be known in advance.
+EVERY_INTERFACE = ("0.0.0.0", "::", "")
 
 
 def add_parser(sub) -> None:
@@ -26,11 +29,16 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="run the generator in torch or in ONNX Runtime (needs the `onnx` extra; exported once "
                         "into the cache dir)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="torch backend: auto = bf16 where the CPU computes it natively (AMX / AVX-512 BF16), "
                         "else fp32")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads in all (0: every core, split among workers)")
+    p.add_argument("--threads", default=None,
+                   help="CPU threads in all, split among workers (default: $IRODORI_THREADS, else the cores "
+                        "free at start; see irodori.threads)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a host name (as clients type it, without port) the server answers for, besides "
+                        "localhost and --host; repeatable; * answers any (the default with --host 0.0.0.0). "
+                        "Other names get 421: a web page cannot point its own DNS name at this server")
 
 
 def _display_name(model: str) -> str:
@@ -43,6 +51,16 @@ def _display_name(model: str) -> str:
     return model if model in BUNDLED else (path.name if path.is_dir() else path.stem)
 
 
+def allowed_hosts(host: str, extra: list[str]) -> tuple[str, ...]:
+    """The Host names to answer for: loopback, the address listened on, and ``--allow-host`` names; any
+    name when listening on every interface without ``--allow-host``."""
+    from irodori.web.limits import LOCAL_HOSTS
+
+    if host in EVERY_INTERFACE and not extra:
+        return ("*",)
+    return tuple(dict.fromkeys([*LOCAL_HOSTS, *([] if host in EVERY_INTERFACE else [host]), *extra]))
+
+
 def run(args) -> int:
     try:
         import uvicorn
@@ -51,8 +69,8 @@ def run(args) -> int:
     except ImportError as exc:
         raise IrodoriError(f"the web app needs the `web` extra ({exc.name} is missing): "
                            "pip install 'irodori[web]'") from None
-    import torch
-
+    from irodori import threads as thread_policy
+    from irodori.threads import keep_freed_memory
     from irodori.pipeline import Colorizer
 
     if args.workers < 1 or args.queue < 0:
@@ -62,16 +80,18 @@ def run(args) -> int:
     if not 0 <= args.port <= 65535:
         raise IrodoriError(f"--port must lie in 0..65535, got {args.port}")
     # Set once, here: the workers share the cores instead of each grabbing all of them.
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
-    torch.set_num_threads(threads)
+    choice = thread_policy.apply(args.threads, per_worker=args.workers)
+    keep_freed_memory()
 
     colorizer = Colorizer.from_pretrained(args.model, backend=args.backend, max_pixels=args.max_pixels,
                                           precision=args.precision if args.backend == "torch" else "fp32")
     app = create_app(colorizer, max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
                      max_resolution=args.max_resolution, workers=args.workers, queue_size=args.queue,
-                     model_name=_display_name(args.model), model_card=find_model_card(args.model))
+                     model_name=_display_name(args.model), model_card=find_model_card(args.model),
+                     allowed_hosts=allowed_hosts(args.host, args.allow_host))
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"irodori serve: model {args.model} on http://{host}:{args.port}/ "
-          f"({args.backend}, {str(colorizer.dtype).removeprefix('torch.')}, {args.workers} worker(s) x {threads} thread(s), queue {args.queue}); Ctrl+C stops", flush=True)
+          f"({args.backend}, {str(colorizer.dtype).removeprefix('torch.')}, {args.workers} worker(s) x {choice}, "
+          f"queue {args.queue}); Ctrl+C stops", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
     return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from irodori.eval.table1 import ROWS
+    from irodori.experiments.table1 import ROWS
 
     p = sub.add_parser(
         "table1", help="train the Table 1 models on the same data and budget, then compare them",
@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from irodori.errors import ConfigError
-    from irodori.eval.table1 import run_table1
+    from irodori.experiments.table1 import run_table1
 
     if args.steps < 1:
         raise ConfigError("--steps must be >= 1")

@@ -11,18 +11,12 @@ from torch.utils.data import Dataset
 
 from irodori.config import DataConfig
 from irodori.errors import ConfigError
-from irodori.data.datasets import (
-    Danbooru2019,
-    IllustrationFolder,
-    OpenMojiPairs,
-    SampleSpec,
-    SyntheticShapes,
-    draw_shapes,
-    hash_split,
-    make_sample,
-    random_crop_flip,
-    random_scaled_crop,
-)
+from irodori.data.corpus import CorpusPairs
+from irodori.data.datasets import Danbooru2019, IllustrationFolder, OpenMojiPairs
+from irodori.data.geometry import random_crop_flip, random_scaled_crop
+from irodori.data.sample import SampleSpec, make_sample
+from irodori.data.splits import hash_split
+from irodori.data.synthetic import SyntheticShapes, draw_shapes
 from irodori.data.hints import (
     HintPatches,
     paint_patches,
@@ -80,7 +74,5 @@ def build_dataset(cfg: DataConfig, split: str | None = None, seed: int = 0) -> D
     if cfg.dataset == "danbooru":
         return Danbooru2019(cfg.root, cfg.metadata or None, split, **spec)
     if cfg.dataset == "corpus":
-        from irodori.data.corpus import CorpusPairs
-
         return CorpusPairs(cfg.root, split, sources=dict(cfg.sources), extract_prob=cfg.extract_prob, **spec)
     raise ConfigError(f"unknown data.dataset {cfg.dataset!r}")

@@ -9,7 +9,7 @@ name -> weight; empty: every present source, weighted by its number of files) an
 source uniformly, all from the item's generator; in ``val``/``test`` item ``i`` is simply the ``i``-th
 file, so an evaluation sees every file once. Pairs use ``black/`` except with probability
 ``extract_prob``, when the line art is extracted from colour by the mixture; paintings are always
-extracted. The crop is :func:`~irodori.data.datasets.random_scaled_crop` and the sample is
+extracted. The crop is :func:`~irodori.data.geometry.random_scaled_crop` and the sample is
 :func:`~irodori.data.datasets.make_sample`'s, exactly as :class:`~irodori.data.datasets.OpenMojiPairs`.
 """
 
@@ -22,7 +22,10 @@ from typing import Mapping
 
 import numpy as np
 
-from irodori.data.datasets import SampleDataset, _check_split, make_sample, random_scaled_crop
+from irodori.data.datasets import SampleDataset
+from irodori.data.geometry import random_scaled_crop
+from irodori.data.sample import make_sample
+from irodori.data.splits import check_split
 from irodori.data.imageio import load_grey, load_rgb
 from irodori.errors import ConfigError, InputError
 
@@ -68,7 +71,7 @@ class CorpusPairs(SampleDataset):
                  crop_scale: tuple[float, float] = (0.75, 1.0), **spec):
         super().__init__(seed, size=size, **spec)
         self.root = Path(root)
-        self.split = _check_split(split)
+        self.split = check_split(split)
         if not 0 <= extract_prob <= 1:
             raise ConfigError(f"extract_prob must lie in [0, 1], got {extract_prob}")
         if not self.root.is_dir():

@@ -1,4 +1,6 @@
-"""Datasets that only compose the pure functions of this package.
+"""The dataset classes over files (a folder, Danbooru2019, OpenMoji pairs); they only compose the pure
+functions of this package (:mod:`~irodori.data.geometry`, :mod:`~irodori.data.sample`). Procedural shapes
+live in :mod:`irodori.data.synthetic`, the corpus in :mod:`irodori.data.corpus`.
 
 Each item is a dict of float32 tensors (docs/DESIGN.md "Tensors"):
 
@@ -14,14 +16,12 @@ for a plain int), so the same key gives the same sample in any process or worker
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
 from pathlib import Path
 from typing import Mapping
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -29,82 +29,9 @@ from torch.utils.data import Dataset
 from irodori.errors import ConfigError, InputError
 from irodori.data.imageio import can_open, find_images, load_grey, load_rgb
 from irodori.data.lineart import PAPER_MIXTURE, check_methods
-from irodori.data.sample import SampleSpec, make_sample  # noqa: F401 - re-exported: datasets compose them
-
-SPLITS = ("train", "val", "test", "all")
-
-
-def hash_split(key: str, buckets: int = 10) -> str:
-    """Deterministic split of an item by the SHA-1 of its key.
-
-    ``int(sha1(key)[:8], 16) % buckets`` is 0 -> "test", 1 -> "val", else "train"
-    (10 buckets: 10% / 10% / 80%; 100 buckets: 1% / 1% / 98%).
-    """
-    bucket = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % buckets
-    return "test" if bucket == 0 else "val" if bucket == 1 else "train"
-
-
-def _check_split(split: str) -> str:
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    return split
-
-
-# ---------------------------------------------------------------------------
-# Geometry: crops, resizes, flips (pure functions of the arrays and rng)
-
-
-def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Area filter when shrinking, bicubic when enlarging."""
-    h, w = image.shape[:2]
-    if (h, w) == (height, width):
-        return image
-    interp = cv2.INTER_AREA if height * width < h * w else cv2.INTER_CUBIC
-    out = cv2.resize(image, (width, height), interpolation=interp)
-    if out.dtype == np.float32:
-        np.clip(out, 0.0, 1.0, out=out)  # bicubic overshoots
-    return out
-
-
-def cover(image: np.ndarray, size: int) -> np.ndarray:
-    """Upscale (keeping the aspect ratio) so that both sides are at least ``size``; never shrinks."""
-    h, w = image.shape[:2]
-    if min(h, w) >= size:
-        return image
-    scale = size / min(h, w)
-    return resize(image, max(size, round(h * scale)), max(size, round(w * scale)))
-
-
-def random_crop_flip(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A random ``size×size`` crop (the image upscaled first if smaller), flipped left-right half the time."""
-    image = cover(image, size)
-    h, w = image.shape[:2]
-    y = int(rng.integers(0, h - size, endpoint=True))
-    x = int(rng.integers(0, w - size, endpoint=True))
-    crop = image[y:y + size, x:x + size]
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    return np.ascontiguousarray(crop)
-
-
-def random_scaled_crop(images: list[np.ndarray], size: int, rng: np.random.Generator,
-                       scale: tuple[float, float] = (0.75, 1.0)) -> list[np.ndarray]:
-    """One square crop of side ``U(scale) × min(H, W)`` at a random place, the same for every image,
-    each resized to ``size×size`` and flipped left-right together half the time."""
-    h, w = images[0].shape[:2]
-    side = max(1, min(h, w, round(rng.uniform(*scale) * min(h, w))))
-    y = int(rng.integers(0, h - side, endpoint=True))
-    x = int(rng.integers(0, w - side, endpoint=True))
-    flip = rng.random() < 0.5
-    out = []
-    for im in images:
-        crop = resize(im[y:y + side, x:x + side], size, size)
-        out.append(np.ascontiguousarray(crop[:, ::-1] if flip else crop))
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Datasets
+from irodori.data.geometry import random_crop_flip, random_scaled_crop
+from irodori.data.sample import SampleSpec, make_sample
+from irodori.data.splits import check_split, hash_split
 
 
 class SampleDataset(Dataset):
@@ -141,66 +68,6 @@ class SampleDataset(Dataset):
             raise IndexError(f"epoch must be >= 0, got {epoch}")
         index %= n
         return self.sample(index, np.random.default_rng(self.rng_key(epoch, index)))
-
-
-class SyntheticShapes(SampleDataset):
-    """Procedural illustrations, no files: a few filled colored shapes with dark outlines on white.
-
-    The line art is extracted by the configured mixture. ``split`` other than "train" draws from
-    a separate stream (``[seed, epoch, index, 1 or 2]``) so val/test never repeat training images.
-    """
-
-    def __init__(self, n: int = 256, size: int = 512, seed: int = 0, *, split: str = "train", **spec):
-        super().__init__(seed, size=size, **spec)
-        if n < 1:
-            raise ConfigError(f"SyntheticShapes needs n >= 1, got {n}")
-        self.n = int(n)
-        self.split = _check_split(split)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def rng_key(self, epoch: int, index: int) -> list[int]:
-        extra = {"val": [1], "test": [2]}.get(self.split, [])
-        return [self.seed, epoch, index, *extra]
-
-    def sample(self, index, rng):
-        color = draw_shapes(self.spec.size, rng)
-        if rng.random() < 0.5:
-            color = np.ascontiguousarray(color[:, ::-1])
-        return make_sample(color, rng, self.spec)
-
-
-def draw_shapes(size: int, rng: np.random.Generator, max_shapes: int = 6) -> np.ndarray:
-    """A ``size×size×3 uint8`` drawing: 2..max_shapes filled circles, ellipses and polygons with dark,
-    anti-aliased outlines on white (later shapes overlap earlier ones)."""
-    canvas = np.full((size, size, 3), 255, np.uint8)
-    n = int(rng.integers(2, max_shapes, endpoint=True))
-    outline = max(1, round(size / 128))
-    for _ in range(n):
-        color = tuple(int(c) for c in rng.integers(30, 256, size=3))
-        ink = tuple(int(c) for c in rng.integers(0, 40, size=1).repeat(3))
-        width = int(rng.integers(outline, 2 * outline, endpoint=True))
-        cx, cy = (int(v) for v in rng.integers(size // 8, size - size // 8, size=2))
-        kind = rng.integers(0, 3)
-        if kind == 0:
-            r = int(rng.integers(size // 12, size // 4, endpoint=True))
-            cv2.circle(canvas, (cx, cy), r, color, -1, cv2.LINE_AA)
-            cv2.circle(canvas, (cx, cy), r, ink, width, cv2.LINE_AA)
-        elif kind == 1:
-            axes = tuple(int(v) for v in rng.integers(size // 14, size // 4, size=2, endpoint=True))
-            angle = float(rng.uniform(0, 180))
-            cv2.ellipse(canvas, (cx, cy), axes, angle, 0, 360, color, -1, cv2.LINE_AA)
-            cv2.ellipse(canvas, (cx, cy), axes, angle, 0, 360, ink, width, cv2.LINE_AA)
-        else:
-            k = int(rng.integers(3, 7))
-            angles = np.sort(rng.uniform(0, 2 * np.pi, size=k))
-            radii = rng.uniform(size / 14, size / 4, size=k)
-            pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], axis=1)
-            pts = np.rint(pts).astype(np.int32).reshape(-1, 1, 2)
-            cv2.fillPoly(canvas, [pts], color, cv2.LINE_AA)
-            cv2.polylines(canvas, [pts], True, ink, width, cv2.LINE_AA)
-    return canvas
 
 
 class _FileImages(SampleDataset):
@@ -245,7 +112,7 @@ class IllustrationFolder(_FileImages):
                  verify: bool = True, **spec):
         super().__init__(seed, size=size, **spec)
         self.root = Path(root)
-        self.split = _check_split(split)
+        self.split = check_split(split)
         if not self.root.is_dir():
             raise InputError(f"image folder not found: {self.root}")
         files = find_images(self.root)
@@ -313,7 +180,7 @@ class Danbooru2019(_FileImages):
                  size: int = 512, seed: int = 0, **spec):
         super().__init__(seed, size=size, **spec)
         self.root = Path(root)
-        self.split = _check_split(split)
+        self.split = check_split(split)
         image_dir = self.root / "512px"
         if not image_dir.is_dir():
             raise InputError(f"{image_dir} not found: expected the Danbooru2019 512px layout root/512px/NNNN/ID.jpg")
@@ -348,7 +215,7 @@ class OpenMojiPairs(SampleDataset):
                  extract_prob: float = 0.0, crop_scale: tuple[float, float] = (0.75, 1.0), **spec):
         super().__init__(seed, size=size, **spec)
         self.root = Path(root)
-        self.split = _check_split(split)
+        self.split = check_split(split)
         if not 0 <= extract_prob <= 1:
             raise ConfigError(f"extract_prob must lie in [0, 1], got {extract_prob}")
         self.extract_prob = float(extract_prob)

@@ -15,10 +15,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from irodori.errors import InputError
+from irodori.errors import InputError, TooLarge, UnreadableImage
 
 #: File name endings treated as images when a folder is scanned.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+#: The Pillow formats those endings name: what user-facing entry points decode (nothing like EPS or PDF).
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+#: File name endings :func:`image_bytes` writes, and the Pillow format of each (every one lossless but JPEG;
+#: no GIF: its 256-color palette would lose the colors).
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+                  ".bmp": "BMP"}
 
 _EXIF_ORIENTATION = 0x0112
 
@@ -50,14 +56,59 @@ def to_rgb_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8).copy()
 
 
+def open_image(source: str | os.PathLike | bytes, max_pixels: int, *, what: str | None = None,
+               formats: tuple[str, ...] | None = IMAGE_FORMATS) -> Image.Image:
+    """Decode an untrusted image (a path or the file's bytes): its size is read from the header and checked
+    against ``max_pixels`` before the pixels are decoded. :class:`TooLarge` past the limit,
+    :class:`UnreadableImage` for what Pillow cannot decode (or a format not in ``formats``),
+    ``InputError`` for a missing file; the image is loaded and upright (EXIF orientation applied)."""
+    what = what or (str(source) if not isinstance(source, bytes) else "image")
+    try:
+        im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=formats)
+    except FileNotFoundError:
+        raise InputError(f"{what}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{what}: is a folder, not an image") from None
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(f"{what}: {exc}") from None
+    except _READ_ERRORS as exc:
+        readable = f" (it reads {', '.join(formats)})" if formats else ""
+        why = "" if isinstance(exc, UnidentifiedImageError) else f": {exc}"
+        raise UnreadableImage(f"{what}: not an image this program can read{readable}{why}") from None
+    w, h = im.size
+    if w * h > max_pixels:
+        raise TooLarge(f"{what}: {w}x{h} is {w * h / 1e6:.1f} MP, over the limit of {max_pixels / 1e6:g} MP")
+    try:
+        im.load()
+    except Exception as exc:  # noqa: BLE001 - a decoder fed hostile bytes raises many types (zlib, struct, EOF...)
+        raise UnreadableImage(f"{what}: the image data is corrupt or truncated ({str(exc)[:200]})") from None
+    return upright(im)
+
+
+def upright(im: Image.Image) -> Image.Image:
+    """``im`` turned as its EXIF orientation says; unchanged when it has none, or when the EXIF is
+    malformed (browsers ignore broken EXIF too)."""
+    try:
+        if im.getexif().get(_EXIF_ORIENTATION, 1) == 1:
+            return im
+        return ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 - Pillow raises many types on garbage EXIF; the pixels are still fine
+        return im
+
+
 def image_bytes(image: Image.Image, suffix: str = ".png", compress_level: int = 6) -> bytes:
-    """A PIL image encoded in memory: JPEG (quality 95, RGB) for ``.jpg``/``.jpeg``, else PNG at zlib
-    ``compress_level`` (1 is ~4x faster than 6 at 1 MP for a somewhat larger file)."""
+    """A PIL image encoded in memory in the format :data:`OUTPUT_FORMATS` gives ``suffix``: PNG at zlib
+    ``compress_level`` (1 is ~4x faster than 6 at 1 MP for a somewhat larger file), JPEG at quality 95 (RGB),
+    lossless WebP, deflate-compressed TIFF or BMP. ``ValueError`` for any other ending."""
+    fmt = OUTPUT_FORMATS.get(suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot write {suffix!r} images; writable: {', '.join(OUTPUT_FORMATS)}")
+    options = {"PNG": {"compress_level": compress_level}, "JPEG": {"quality": 95}, "WEBP": {"lossless": True},
+               "TIFF": {"compression": "tiff_deflate"}}.get(fmt, {})
+    if fmt in ("JPEG", "BMP") or (fmt in ("WEBP", "TIFF") and image.mode not in ("RGB", "RGBA")):
+        image = image.convert("RGB")
     buf = io.BytesIO()
-    if suffix.lower() in (".jpg", ".jpeg"):
-        image.convert("RGB").save(buf, format="JPEG", quality=95)
-    else:
-        image.save(buf, format="PNG", compress_level=compress_level)
+    image.save(buf, format=fmt, **options)
     return buf.getvalue()
 
 
@@ -68,10 +119,8 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
     """
     try:
         with Image.open(path) as im:
-            if im.getexif().get(_EXIF_ORIENTATION, 1) != 1:
-                im = ImageOps.exif_transpose(im)
             im.load()
-            return to_rgb_array(im)
+            return to_rgb_array(upright(im))
     except _READ_ERRORS as exc:
         raise InputError(f"cannot read image {path}: {exc}") from exc
 
@@ -140,3 +189,21 @@ def tensor_to_rgb(x: torch.Tensor) -> np.ndarray:
         x = x.expand(3, -1, -1)
     arr = ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8)
     return arr.permute(1, 2, 0).contiguous().numpy()
+
+
+def model_inputs(line: np.ndarray, hint: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """The generator's three inputs from arrays in [0, 1], one image (``H×W``, ``H×W×3``, ``H×W``) or a
+    batch (``N×H×W``, ``N×H×W×3``, ``N×H×W``): line ``N×1×H×W`` in [-1, 1]; hints ``N×3×H×W`` in [-1, 1],
+    zero where unhinted; mask ``N×1×H×W`` in {0, 1}. The pipeline, evaluation and ONNX export use this."""
+    line, hint, mask = (np.asarray(a, dtype=np.float32) for a in (line, hint, mask))
+    if line.ndim == 2:
+        line, hint, mask = line[None], hint[None], mask[None]
+    mask_t = torch.from_numpy(np.ascontiguousarray(mask))[:, None]
+    line_t = torch.from_numpy(np.ascontiguousarray(line))[:, None] * 2 - 1
+    hint_t = (torch.from_numpy(np.ascontiguousarray(hint)).permute(0, 3, 1, 2) * 2 - 1) * mask_t
+    return line_t, hint_t.contiguous(), mask_t
+
+
+def output_colors(out: torch.Tensor) -> np.ndarray:
+    """A generator's ``N×3×H×W`` output in [-1, 1] as ``N×H×W×3 float32`` RGB in [0, 1]."""
+    return ((out.detach().float().clamp(-1, 1) + 1) * 0.5).permute(0, 2, 3, 1).cpu().numpy()

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from irodori.errors import ConfigError
+from irodori.extractors import extract_simplification, extract_sketchkeras, weights_problem
 
 #: The paper's mixture (needs the two learned extractors).
 PAPER_MIXTURE: dict[str, float] = {"xdog": 0.1, "sketchkeras": 0.5, "simplification": 0.4}
@@ -147,34 +148,23 @@ def extract_morph(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # Registry and mixture
 
-Extractor = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+#: A line extractor: ``(H×W×3 uint8 RGB, generator) -> H×W float32`` in [0, 1], white paper = 1.
+LineExtractor = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 #: The classical extractors, by the name used in ``data.line_methods``: they always run.
-LINE_EXTRACTORS: dict[str, Extractor] = {
+LINE_EXTRACTORS: dict[str, LineExtractor] = {
     "xdog": extract_xdog,
     "morph": extract_morph,
 }
-
-
-def _extract_sketchkeras(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    from irodori.extractors import extract_sketchkeras
-
-    return extract_sketchkeras(image, rng)
-
-
-def _extract_simplification(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    from irodori.extractors import extract_simplification
-
-    return extract_simplification(image, rng)
 
 
 #: The learned extractors (:mod:`irodori.extractors`), by method name. Each loads its converted
 #: weights once per process (each DataLoader worker its own copy) and runs with one thread under
 #: ``torch.inference_mode``; they are deterministic (``rng`` unused). They run only when
 #: :func:`check_methods` finds their weights.
-LEARNED_EXTRACTORS: dict[str, Extractor] = {
-    "sketchkeras": _extract_sketchkeras,
-    "simplification": _extract_simplification,
+LEARNED_EXTRACTORS: dict[str, LineExtractor] = {
+    "sketchkeras": extract_sketchkeras,
+    "simplification": extract_simplification,
 }
 
 
@@ -183,8 +173,6 @@ def unavailable_reason(name: str) -> str | None:
     if name in LINE_EXTRACTORS:
         return None
     if name in LEARNED_EXTRACTORS:
-        from irodori.extractors import weights_problem
-
         return weights_problem(name)
     return "unknown method"
 

@@ -30,20 +30,19 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import resvg_py
 from PIL import Image
+from tqdm import tqdm
 
-from irodori.data.datasets import hash_split
+from irodori.atomic import atomic_path, atomic_write_text
 from irodori.data.imageio import to_rgb_array
+from irodori.data.splits import hash_split
+from irodori.errors import PrepareError
 from irodori.npm import npm_pack
-from irodori.errors import IrodoriError
 
 OPENMOJI_VERSION = "17.0.0"
 DROPPED_GROUPS = ("flags", "component", "extras-unicode")
 ATTRIBUTION = "All emojis designed by OpenMoji – the open-source emoji and icon project. License: CC BY-SA 4.0"
-
-
-class PrepareError(IrodoriError):
-    """A dataset could not be prepared: the source is missing or not what was expected, or a tool failed."""
 
 
 # ---------------------------------------------------------------------------
@@ -116,8 +115,6 @@ def plan_splits(entries: list[dict]) -> dict[str, dict]:
 
 def render_svg(path: str | os.PathLike, size: int) -> np.ndarray:
     """Rasterize an SVG to a ``size×size×3 uint8`` RGB array on white paper."""
-    import resvg_py
-
     png = resvg_py.svg_to_bytes(svg_path=str(path), width=size, height=size, background="white",
                                 skip_system_fonts=True)
     with Image.open(io.BytesIO(bytes(png))) as im:
@@ -125,19 +122,8 @@ def render_svg(path: str | os.PathLike, size: int) -> np.ndarray:
 
 
 def _save_png_atomic(image: Image.Image, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _render_pair(job: tuple[str, str, str, int]) -> tuple[str, str | None]:
@@ -179,8 +165,6 @@ def prepare_openmoji(out: str | os.PathLike, size: int = 256, source: str | os.P
     ``source``: None runs ``npm pack openmoji@17.0.0``; else a ``.tgz`` or an unpacked package.
     ``workers``: rendering processes (default: the CPU count; 1 renders in this process).
     """
-    from tqdm import tqdm
-
     if size < 8:
         raise PrepareError(f"--size must be at least 8 pixels, got {size}")
     start = time.perf_counter()
@@ -237,7 +221,7 @@ def prepare_openmoji(out: str | os.PathLike, size: int = 256, source: str | os.P
         "failed": failed,
         "files": files,
     }
-    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-    write_text_atomic(out / "ATTRIBUTION.md", _attribution(version, size))
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(out / "ATTRIBUTION.md", _attribution(version, size))
     return PrepareResult(manifest=manifest, rendered=len(todo) - len(failed), skipped=len(done),
                          seconds=time.perf_counter() - start)

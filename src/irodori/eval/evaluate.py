@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from irodori.data.hints import paint_patches, sample_hint_patches
-from irodori.data.imageio import load_grey, load_rgb
+from irodori.data.imageio import load_grey, load_rgb, model_inputs, output_colors
 from irodori.errors import InputError
+from irodori.eval.fid import FID
 from irodori.eval.metrics import METRICS
 
 #: Metrics over the whole set rather than per image (selected with the per-image ones by name).
@@ -89,13 +90,9 @@ def run_generator(G, items: list[EvalItem], use_hints: bool = True, batch_size: 
     G.eval()
     for s in range(0, len(items), batch_size):
         chunk = items[s:s + batch_size]
-        line = torch.from_numpy(np.stack([it.line for it in chunk]))[:, None] * 2 - 1
-        hint = torch.from_numpy(np.stack([it.hint for it in chunk])).permute(0, 3, 1, 2) * 2 - 1
-        mask = torch.from_numpy(np.stack([it.mask for it in chunk]))[:, None]
-        if not use_hints:
-            mask = torch.zeros_like(mask)
-        out = G(line, hint * mask, mask).float().clamp(-1, 1)
-        outs += list(((out + 1) / 2).permute(0, 2, 3, 1).numpy())
+        masks = np.stack([it.mask for it in chunk]) * float(use_hints)
+        line, hint, mask = model_inputs(np.stack([it.line for it in chunk]), np.stack([it.hint for it in chunk]), masks)
+        outs += list(output_colors(G(line, hint, mask)))
     return outs
 
 
@@ -139,8 +136,6 @@ def evaluate(G, items: list[EvalItem], metrics=("psnr", "hint_de"), batch_size: 
     result["images"] = len(items)
     result["seconds_generate_and_score"] = time.perf_counter() - t0
     if "fid" in metrics:
-        from irodori.eval.fid import FID
-
         t1 = time.perf_counter()
         fid = fid if fid is not None else FID("auto")
         result.update(fid(with_h, [it.color for it in items], real_key))

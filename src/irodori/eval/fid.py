@@ -11,9 +11,10 @@ images, 2048 features), :func:`frechet_distance_low_rank` gets the same value fr
 generated features' n x n Gram-like matrix instead of a 2048 x 2048 square root (seconds
 instead of a minute on 2 CPU cores); tests hold the two to each other.
 
-Feature extractors live in :data:`EXTRACTORS` (a plain dict). Real-set statistics are cached in
+Feature networks live in :data:`FEATURE_NETS` (a plain dict; the CLI picks one with
+``--fid-extractor``, and results name it under ``fid_extractor``). Real-set statistics are cached in
 ``cache_dir()/fid_stats`` under a hash of (dataset path, manifest content, split, image list,
-size, extractor), written atomically (temp file + ``os.replace``, stylegan3 style).
+size, feature network), written atomically (temp file + ``os.replace``, stylegan3 style).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ import torch.nn as nn
 
 from irodori.atomic import atomic_write_bytes
 from irodori.errors import InputError, WeightsError
-from irodori.weights import cache_dir
+from irodori.eval.inception import load_pytorch_fid_inception
+from irodori.eval.nsfwjs import load_nsfwjs_inception
+from irodori.weights import FID_INCEPTION, NSFWJS_INCEPTION, cache_dir, on_disk
 
 
 # ---------------------------------------------------------------------------
@@ -110,11 +113,13 @@ class FeatureStats:
 
 
 # ---------------------------------------------------------------------------
-# Extractors
+# Feature networks
 
 
 @dataclass(frozen=True)
-class Extractor:
+class FeatureNet:
+    """A network whose pooled features FID compares."""
+
     name: str
     #: How results computed with it are reported.
     label: str
@@ -123,50 +128,25 @@ class Extractor:
     available: Callable[[], bool]
 
 
-def _pytorch_fid_available() -> bool:
-    from irodori.eval.inception import FID_INCEPTION
-    from irodori.weights import candidates
-
-    return any(p.is_file() for _, p in candidates(FID_INCEPTION))
-
-
-def _load_pytorch_fid() -> nn.Module:
-    from irodori.eval.inception import load_pytorch_fid_inception
-
-    return load_pytorch_fid_inception()
-
-
-def _nsfwjs_available() -> bool:
-    from irodori.eval.nsfwjs import converted_path
-
-    return converted_path().is_file()
-
-
-def _load_nsfwjs() -> nn.Module:
-    from irodori.eval.nsfwjs import load_nsfwjs_inception
-
-    return load_nsfwjs_inception()
-
-
-EXTRACTORS: dict[str, Extractor] = {
-    "inception-pytorch-fid": Extractor(
-        "inception-pytorch-fid", "FID (standard InceptionV3, pytorch-fid weights)", _load_pytorch_fid,
-        _pytorch_fid_available),
-    "inception-nsfwjs": Extractor(
-        "inception-nsfwjs", "FID (nsfwjs InceptionV3 features; not comparable with published FID)", _load_nsfwjs,
-        _nsfwjs_available),
+FEATURE_NETS: dict[str, FeatureNet] = {
+    "inception-pytorch-fid": FeatureNet(
+        "inception-pytorch-fid", "FID (standard InceptionV3, pytorch-fid weights)", load_pytorch_fid_inception,
+        lambda: on_disk(FID_INCEPTION)),
+    "inception-nsfwjs": FeatureNet(
+        "inception-nsfwjs", "FID (nsfwjs InceptionV3 features; not comparable with published FID)",
+        load_nsfwjs_inception, lambda: on_disk(NSFWJS_INCEPTION)),
 }
 
 
-def pick_extractor(name: str = "auto") -> str:
-    """``auto``: the first extractor whose weights are on disk, in :data:`EXTRACTORS` order (the standard
-    network first). Results always name the extractor used."""
+def pick_feature_net(name: str = "auto") -> str:
+    """``auto``: the first feature network whose weights are on disk, in :data:`FEATURE_NETS` order (the
+    standard network first). Results always name the network used."""
     if name != "auto":
-        if name not in EXTRACTORS:
-            raise InputError(f"unknown FID extractor {name!r}; known: auto, {', '.join(EXTRACTORS)}")
+        if name not in FEATURE_NETS:
+            raise InputError(f"unknown FID extractor {name!r}; known: auto, {', '.join(FEATURE_NETS)}")
         return name
-    for key, ext in EXTRACTORS.items():
-        if ext.available():
+    for key, net in FEATURE_NETS.items():
+        if net.available():
             return key
     raise WeightsError(
         "FID needs InceptionV3 weights and none are on disk. Either put pt_inception-2015-12-05-6726825d.pth "
@@ -191,7 +171,7 @@ def extract_features(model: nn.Module, images: Sequence[np.ndarray], batch_size:
 
 
 def stats_path(key: dict) -> Path:
-    """Cache file for the statistics described by ``key`` (a JSON-able dict naming dataset and extractor)."""
+    """Cache file for the statistics described by ``key`` (a JSON-able dict naming dataset and feature network)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return cache_dir() / "fid_stats" / f"{key.get('extractor', 'features')}-{digest}.npz"
 
@@ -210,14 +190,14 @@ def save_stats(path: Path, stats: FeatureStats, key: dict) -> None:
 
 
 class FID:
-    """FID with one extractor, loaded once and reused across models (``irodori table1`` evaluates several)."""
+    """FID with one feature network, loaded once and reused across models (``irodori table1`` evaluates several)."""
 
-    def __init__(self, extractor: str = "auto", batch_size: int = 16, device: str | torch.device = "cpu",
+    def __init__(self, feature_net: str = "auto", batch_size: int = 16, device: str | torch.device = "cpu",
                  model: nn.Module | None = None):
-        self.name = pick_extractor(extractor)
-        self.label = EXTRACTORS[self.name].label
+        self.name = pick_feature_net(feature_net)
+        self.label = FEATURE_NETS[self.name].label
         self.batch_size, self.device = batch_size, device
-        self.model = (model if model is not None else EXTRACTORS[self.name].load()).to(device).eval()
+        self.model = (model if model is not None else FEATURE_NETS[self.name].load()).to(device).eval()
 
     def stats(self, images: Sequence[np.ndarray]) -> FeatureStats:
         return FeatureStats.of(extract_features(self.model, images, self.batch_size, self.device))
@@ -226,7 +206,7 @@ class FID:
         """Statistics of the real set, from the cache when ``key`` names it; returns (stats, cache_hit)."""
         if key is None:
             return self.stats(images), False
-        key = {**key, "extractor": self.name}
+        key = {**key, "extractor": self.name}  # the key's name is part of every cached file's hash: kept
         path = stats_path(key)
         cached = load_stats(path)
         if cached is not None and cached.n == len(images):

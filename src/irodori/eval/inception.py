@@ -1,6 +1,6 @@
 """InceptionV3 for FID, written here in torchvision's module layout (Szegedy et al. 2016).
 
-One network serves both feature extractors:
+One network serves both FID feature networks (:data:`irodori.eval.fid.FEATURE_NETS`):
 
 * ``inception-pytorch-fid``: the standard FID network (TF's 2015-12-05 graph as ported by
   pytorch-fid): average pools that ignore padding, max pool in the last block's pool branch,
@@ -9,6 +9,8 @@ One network serves both feature extractors:
   published ``pt_inception-2015-12-05-6726825d.pth`` loads as is.
 * ``inception-nsfwjs``: Keras' InceptionV3 (same layout; average pools in both last blocks) with
   the weights converted from the nsfwjs package (:mod:`irodori.eval.nsfwjs`).
+
+The weight files are described in :mod:`irodori.weights.catalog`.
 
 Every conv is bias-free and followed by BatchNorm (eps 0.001) and ReLU. ``width_div`` divides
 every width (tests build tiny copies); 2048 / width_div features come out of the global pool.
@@ -20,17 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from irodori.errors import WeightsError
-from irodori.weights import WeightSpec, resolve
-
-FID_INCEPTION = WeightSpec(
-    name="fid-inception",
-    filename="pt_inception-2015-12-05-6726825d.pth",
-    url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
-    sha256="6726825d",
-    env_var="IRODORI_FID_INCEPTION",
-    description="the standard FID InceptionV3 (TF 2015-12-05 graph, pytorch-fid's port)",
-)
+from irodori.weights import FID_INCEPTION, load_state_checked, read_torch_state, resolve
 
 
 class BasicConv2d(nn.Module):
@@ -197,21 +189,8 @@ class InceptionV3(nn.Module):
         return self.fc(f) if self.fc is not None else f
 
 
-def load_state_dict_checked(model: nn.Module, state: dict, source: str) -> None:
-    """Load ``state`` strictly except for BatchNorm's ``num_batches_tracked`` counters (not in older files)."""
-    own = model.state_dict()
-    skip = lambda k: k.endswith("num_batches_tracked")  # noqa: E731
-    missing = sorted(k for k in own if not skip(k) and k not in state)
-    unexpected = sorted(k for k in state if not skip(k) and k not in own)
-    bad = sorted(k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or bad:
-        raise WeightsError(f"{source} does not fit this InceptionV3: missing {missing[:3]}, unexpected "
-                           f"{unexpected[:3]}, shape mismatch {bad[:3]}")
-    model.load_state_dict({**own, **{k: v for k, v in state.items() if not skip(k)}})
-
-
 class PytorchFIDInception(nn.Module):
-    """The standard FID feature extractor: images in [0, 1] -> bilinear 299x299 -> [-1, 1] -> 2048 pool features."""
+    """The standard FID feature network: images in [0, 1] -> bilinear 299x299 -> [-1, 1] -> 2048 pool features."""
 
     size = 299
 
@@ -227,10 +206,6 @@ class PytorchFIDInception(nn.Module):
 def load_pytorch_fid_inception(path=None) -> PytorchFIDInception:
     """The FID network with the published weights (explicit path -> $IRODORI_FID_INCEPTION -> cache -> download)."""
     file = resolve(FID_INCEPTION, path)
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise WeightsError(f"cannot read {file}: {exc}") from exc
     model = PytorchFIDInception()
-    load_state_dict_checked(model.net, state, str(file))
+    load_state_checked(model.net, read_torch_state(file, "FID InceptionV3 weights"), file)
     return model.eval().requires_grad_(False)

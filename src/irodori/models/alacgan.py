@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from irodori.models.generator import apply_output
+from irodori.models.csa_unet import apply_output
 from irodori.models.layers import conv_block, norm_layer
 
 #: Dilation pattern of the bottleneck tunnel, repeated: the receptive field grows, then narrows again.

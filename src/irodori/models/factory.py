@@ -7,7 +7,7 @@ import torch.nn as nn
 from irodori.config import DiscriminatorConfig, GeneratorConfig
 from irodori.models.alacgan import AlacGANGenerator
 from irodori.models.discriminator import MultiScaleDiscriminator
-from irodori.models.generator import Generator
+from irodori.models.csa_unet import CSAUNet
 from irodori.models.pix2pixhd import Pix2PixHDGenerator
 
 
@@ -18,7 +18,7 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
     if cfg.arch == "alacgan":
         return AlacGANGenerator(cfg.channels, cfg.num_blocks, cfg.learned_encoder_channels, norm=cfg.norm,
                                 output=cfg.output)
-    return Generator(
+    return CSAUNet(
         channels=cfg.channels, num_blocks=cfg.num_blocks, block=cfg.block, attention=cfg.attention,
         hint_encoder=cfg.hint_encoder, hint_channels=cfg.hint_channels, attention_channels=cfg.attention_channels,
         learned_encoder_channels=cfg.learned_encoder_channels, norm=cfg.norm, output=cfg.output,

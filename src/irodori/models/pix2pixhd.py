@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from irodori.models.generator import apply_output
+from irodori.models.csa_unet import apply_output
 from irodori.models.layers import norm_layer
 
 

@@ -1,4 +1,4 @@
-"""VGG19 feature extractor with torchvision-compatible parameter names, and the hint encoders."""
+"""VGG19 features with torchvision's parameter names, loaded from torchvision's published ImageNet file."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import os
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from irodori import weights as W
-from irodori.errors import WeightsError
+from irodori.weights import VGG19_IMAGENET, PublishedWeights, load_state_checked, read_torch_state, resolve
 
 # torchvision's VGG19 "E" configuration; "M" is a 2x2 max-pool.
 _VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
@@ -73,80 +71,11 @@ class VGG19Features(nn.Module):
                 out[self._index_to_tap[i]] = x
         return out
 
-    def load_pretrained(self, path: str | os.PathLike | None = None, spec: W.WeightSpec = W.VGG19_IMAGENET) -> None:
+    def load_pretrained(self, path: str | os.PathLike | None = None, record: PublishedWeights = VGG19_IMAGENET) -> None:
         """Load ImageNet weights (resolved as described in :mod:`irodori.weights`) and freeze."""
-        file = W.resolve(spec, path)
-        try:
-            state = torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise WeightsError(f"cannot read VGG19 weights from {file}: {exc}") from exc
-        load_vgg_state(self, state, str(file))
+        file = resolve(record, path)
+        # torchvision's file also holds the classifier, and a truncated copy uses only the first layers.
+        load_state_checked(self, read_torch_state(file, "VGG19 weights"), file, ignore_unexpected=True)
         self.requires_grad_(False)
         self.eval()
 
-
-def load_vgg_state(model: VGG19Features, state: dict, source: str = "state dict") -> None:
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    if missing:
-        raise WeightsError(f"{source} lacks VGG19 keys {missing[:4]}{'...' if len(missing) > 4 else ''}")
-    for k, v in own.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise WeightsError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
-    model.load_state_dict({k: state[k] for k in own})
-
-
-class HintEncoder(nn.Module):
-    """The paper's hint encoder: frozen VGG19 up to conv4_4 (before ReLU), H/8, 512 channels.
-
-    Input: hint RGB in [-1, 1] and its mask; the hint image is shown to VGG as
-    hints on black (docs/DESIGN.md). Computed once per generator forward.
-    """
-
-    out_channels = 512
-    stride = 8
-
-    def __init__(self):
-        super().__init__()
-        self.vgg = VGG19Features(taps=("conv4_4",))
-        self.vgg.requires_grad_(False)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.vgg.eval()  # frozen: never in training mode
-        return self
-
-    def forward(self, hint_rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        on_black = hint_rgb * mask + (mask - 1)  # -1 (black) where no hint
-        return self.vgg(on_black)["conv4_4"]
-
-
-class LearnedHintEncoder(nn.Module):
-    """A small trainable stand-in for the VGG19 hint encoder (the CPU ``demo`` preset).
-
-    Takes ``cat(hint_rgb * mask, mask)`` and returns features at H/8, like conv4_4.
-    """
-
-    stride = 8
-
-    def __init__(self, channels: tuple[int, ...] = (32, 64, 128, 256)):
-        super().__init__()
-        c0, c1, c2, c3 = channels
-        self.out_channels = c3
-        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
-        self.net = nn.Sequential(
-            nn.Conv2d(4, c0, 3, padding=1), act(),
-            nn.Conv2d(c0, c1, 3, stride=2, padding=1), act(),
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), act(),
-            nn.Conv2d(c2, c3, 3, stride=2, padding=1), act(),
-            nn.Conv2d(c3, c3, 3, padding=1),
-        )
-
-    def forward(self, hint_rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([hint_rgb * mask, mask], 1))
-
-
-def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if x.shape[-2:] == torch.Size(size):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)

@@ -7,13 +7,9 @@ micro-batches whose size is ``batch_size / (world_size * grad_accum)``.
 from __future__ import annotations
 
 import contextlib
-import copy
-import math
 import random
 import signal
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +18,17 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, default_collate
 
-from irodori import __version__
-from irodori.config import Config
+from irodori import checkpoint as ckpt
 from irodori.atomic import atomic_write_text
+from irodori.config import Config
+from irodori.data import build_dataset
 from irodori.errors import ConfigError
-from irodori.inference import resolve_precision
+from irodori.precision import resolve_precision
 from irodori.losses import d_adversarial_loss, generator_objective, gradient_penalty
-from irodori.models import build_discriminator, build_generator, needs_vgg_weights
-from irodori.models.vgg import VGG19Features
-from irodori.train import checkpoint as ckpt
 from irodori.train import distributed
+from irodori.train.progress import Progress
 from irodori.train.sampler import ResumableSampler
+from irodori.train.state import TrainState, build_state, checkpoint_payload, resume
 
 
 @torch.no_grad()
@@ -79,25 +75,6 @@ def collate_half(samples: list[dict]) -> dict:
     the GPU (the trainer's CUDA path; :func:`micro_step` casts back to float32 on the device). Lossless
     for 8-bit data: every ``2 k / 255 - 1`` lies within 2^-11 of a float16, under a tenth of a level."""
     return {k: v.half() if v.is_floating_point() else v for k, v in default_collate(samples).items()}
-
-
-def hint_preview(hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return hint * mask + (1 - mask)  # white where there is no hint
-
-
-def image_grid(batch: dict, out: torch.Tensor, n: int = 4) -> torch.Tensor:
-    """Rows: line | hints | output | ground truth; returns CHW in [0, 1]."""
-    n = min(n, out.shape[0])
-    cols = [batch["line"][:n].expand(-1, 3, -1, -1), hint_preview(batch["hint"][:n], batch["mask"][:n]),
-            out[:n].clamp(-1, 1), batch["color"][:n]]
-    rows = [torch.cat([c[i] for c in cols], 2) for i in range(n)]
-    return (torch.cat(rows, 1) + 1) / 2
-
-
-@dataclass
-class TrainState:
-    step: int = 0
-    last: dict = field(default_factory=dict)
 
 
 class _StopFlag:
@@ -166,12 +143,52 @@ def micro_step(G_train: nn.Module, D_train: nn.Module, D: nn.Module, batch: dict
     return {**{k: v.float() for k, v in g_terms.items()}, "d_loss": d_loss.detach().float(), **d_terms}
 
 
-def _check_resumable(cfg: Config, saved: dict) -> None:
-    for section in ("generator", "discriminator"):
-        if saved.get(section) != cfg.to_dict()[section]:
-            raise ConfigError(
-                f"the run directory holds a checkpoint of a different {section} "
-                f"({saved.get(section)}); use another --out or the same config")
+def _loader(cfg: Config, dataset, micro: int, start: int, dist_info) -> DataLoader:
+    """Micro-batches in a resumable order: sample ``start`` of the run's sequence comes first."""
+    device = dist_info.device
+    sampler = ResumableSampler(len(dataset), dist_info.rank, dist_info.world_size, cfg.train.seed, start=start)
+    workers = cfg.data.num_workers
+    return DataLoader(dataset, batch_size=micro, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda", worker_init_fn=_worker_init,
+                      collate_fn=collate_half if device.type == "cuda" else None,
+                      persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+
+
+def _autocast(precision: str, device: torch.device):
+    """The forward passes' autocast context factory for ``train.precision`` on ``device``, and its dtype."""
+    dtype = resolve_precision(precision, device)
+    if dtype == torch.float32:
+        return contextlib.nullcontext, dtype
+    return (lambda: torch.autocast(device.type, dtype=dtype)), dtype
+
+
+def optimizer_step(state: TrainState, G_train, D_train, data_iter, cfg: Config, dist_info, *, autocast,
+                   channels_last: bool) -> tuple[dict, float]:
+    """One step of G and of D over ``grad_accum`` micro-batches (DDP syncs on the last only), then the EMA.
+    Returns the step's loss terms (on the device) and its learning rate."""
+    tc = cfg.train
+    state.opt_g.zero_grad(set_to_none=True)
+    state.opt_d.zero_grad(set_to_none=True)
+    terms: dict[str, torch.Tensor] = {}
+    for micro_i in range(tc.grad_accum):
+        ctx = contextlib.ExitStack()
+        if dist_info.enabled and micro_i < tc.grad_accum - 1:
+            ctx.enter_context(G_train.no_sync())
+            ctx.enter_context(D_train.no_sync())
+        with ctx:
+            micro = micro_step(G_train, D_train, state.D, next(data_iter), cfg.loss, vgg=state.vgg,
+                               scale=1 / tc.grad_accum, device=dist_info.device, autocast=autocast,
+                               channels_last=channels_last)
+        for k, v in micro.items():
+            terms[k] = terms.get(k, 0) + v / tc.grad_accum
+    lr = lr_at(state.step, tc.lr, tc.steps, tc.lr_decay_steps)
+    for group in (*state.opt_g.param_groups, *state.opt_d.param_groups):
+        group["lr"] = lr
+    state.opt_g.step()
+    state.opt_d.step()
+    accumulate(state.G_ema, state.G, ema_decay_at(state.step, tc.ema_decay))
+    state.step += 1
+    return terms, lr
 
 
 def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from: str | Path | None = None,
@@ -184,14 +201,11 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
     run stops at the next step boundary and writes its checkpoint (result ``time_limit: True``).
     ``device``: ``auto``, ``cuda`` or ``cpu`` (:data:`irodori.train.distributed.DEVICES`).
     """
-    from irodori.data import build_dataset
-    from irodori.lineage import start_lineage, with_steps
-
     t_start = time.monotonic()
     dist_info = distributed.setup(device)
     device, main = dist_info.device, dist_info.is_main
-    out_dir = Path(out_dir)
-    tc = cfg.train
+    main_log = log if main else (lambda _msg: None)
+    out_dir, tc = Path(out_dir), cfg.train
     micro, rem = divmod(tc.batch_size, dist_info.world_size * tc.grad_accum)
     if rem or micro < 1:
         raise ConfigError(f"train.batch_size={tc.batch_size} must be a multiple of "
@@ -199,174 +213,50 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
     torch.manual_seed(tc.seed + dist_info.rank)
     random.seed(tc.seed + dist_info.rank)
 
-    # --- models, losses' networks --------------------------------------------------------
-    # NHWC on CUDA (cuDNN's fast layout for bf16 convolutions); the CPU path keeps NCHW for training.
-    channels_last = device.type == "cuda"
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    G = build_generator(cfg.generator).to(device, memory_format=fmt)
-    D = build_discriminator(cfg.discriminator).to(device, memory_format=fmt)
-    vgg = None
-    if needs_vgg_weights(cfg.generator):
-        G.hint_encoder.vgg.load_pretrained(cfg.loss.vgg19_weights or None)
-    if cfg.loss.perceptual == "vgg19" and cfg.loss.lambda_perc > 0:
-        vgg = VGG19Features().to(device)
-        vgg.load_pretrained(cfg.loss.vgg19_weights or None)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=tc.lr, betas=tuple(tc.betas))
-    opt_d = torch.optim.Adam(D.parameters(), lr=tc.lr, betas=tuple(tc.betas))
-
-    # --- resume ---------------------------------------------------------------------------
-    state = TrainState()
-    ckpt_dir = out_dir / "checkpoints"
-    latest = ckpt.find_latest(ckpt_dir)
-    if latest is not None:
-        saved = ckpt.load_checkpoint(latest)
-        _check_resumable(cfg, saved["config"])
-        G.load_state_dict(saved["G"])
-        D.load_state_dict(saved["D"])
-        G_ema.load_state_dict(saved["G_ema"])
-        opt_g.load_state_dict(saved["opt_g"])
-        opt_d.load_state_dict(saved["opt_d"])
-        state.step = int(saved["step"])
-        lineage = saved.get("lineage") or start_lineage(cfg)
-        rng = saved["rng"]
-        torch.set_rng_state(rng["torch"][dist_info.rank % len(rng["torch"])])
-        if main:
-            log(f"resuming from {latest} at step {state.step}")
-    else:
-        if init_from is not None:
-            from irodori.train.warm_start import init_generator
-            _, report = init_generator(G, init_from, allow_partial=init_partial)
-            G_ema.load_state_dict(G.state_dict())
-            if main:
-                log(report)
-        lineage = start_lineage(cfg, init_from)
-        if main:
-            log(f"starting a new run in {out_dir}" + (f" from the weights in {init_from}" if init_from else ""))
-
+    channels_last = device.type == "cuda"  # NHWC on CUDA (cuDNN's bf16 layout); the CPU trains NCHW
+    state = build_state(cfg, device, channels_last)
+    resume(state, cfg, out_dir, rank=dist_info.rank, init_from=init_from, init_partial=init_partial, log=main_log)
     dataset = build_dataset(cfg.data, split=cfg.data.split, seed=tc.seed)
-    sampler = ResumableSampler(len(dataset), dist_info.rank, dist_info.world_size, tc.seed,
-                               start=state.step * micro * tc.grad_accum)
-    workers = cfg.data.num_workers
-    loader = DataLoader(dataset, batch_size=micro, sampler=sampler, num_workers=workers,
-                        pin_memory=device.type == "cuda", worker_init_fn=_worker_init,
-                        collate_fn=collate_half if device.type == "cuda" else None,
-                        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
-
-    if dist_info.enabled:
-        G_train = DDP(G, device_ids=[device.index] if device.type == "cuda" else None)
-        D_train = DDP(D, device_ids=[device.index] if device.type == "cuda" else None)
-    else:
-        G_train, D_train = G, D
-    amp_dtype = resolve_precision(tc.precision, device)
-    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype != torch.float32 \
-        else contextlib.nullcontext
-    if main:
-        log(f"forward passes in {'bf16 autocast' if amp_dtype == torch.bfloat16 else 'fp32'} on {device} "
-            f"(train.precision={tc.precision})")
-
+    loader = _loader(cfg, dataset, micro, state.step * micro * tc.grad_accum, dist_info)
+    ids = [device.index] if device.type == "cuda" else None
+    G_train, D_train = (DDP(state.G, device_ids=ids), DDP(state.D, device_ids=ids)) if dist_info.enabled \
+        else (state.G, state.D)
+    autocast, amp_dtype = _autocast(tc.precision, device)
+    main_log(f"forward passes in {'bf16 autocast' if amp_dtype == torch.bfloat16 else 'fp32'} on {device} "
+             f"(train.precision={tc.precision})")
     if dry_run:
-        batch = next(iter(loader))
         with torch.no_grad(), autocast():
-            out = G(*(batch[k].to(device).float() for k in ("line", "hint", "mask")))
-        if main:
-            log(f"dry run: dataset {len(dataset)} samples, micro-batch {micro} x {tc.grad_accum} accum x "
-                f"{dist_info.world_size} ranks, output {tuple(out.shape)}; nothing written")
+            out = state.G(*(v.to(device).float() for v in _inputs(next(iter(loader)))))
+        main_log(f"dry run: dataset {len(dataset)} samples, micro-batch {micro} x {tc.grad_accum} accum x "
+                 f"{dist_info.world_size} ranks, output {tuple(out.shape)}; nothing written")
         distributed.teardown()
         return {"step": state.step}
+
+    def save() -> Path | None:  # every rank runs the loop; the main rank writes
+        return ckpt.save_checkpoint(out_dir / "checkpoints", checkpoint_payload(state, cfg), tc.keep) if main else None
 
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out_dir / "config.yaml", cfg.to_yaml())
-
-    def save() -> Path | None:
-        if not main:
-            return None
-        rng_states = [torch.get_rng_state()]
-        payload = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
-                   "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": state.step,
-                   "config": cfg.to_dict(), "rng": {"torch": rng_states}, "version": ckpt.CHECKPOINT_VERSION,
-                   "irodori": __version__, "lineage": with_steps(lineage, state.step)}
-        return ckpt.save_checkpoint(ckpt_dir, payload, tc.keep)
-
-    writer = None
-    if main:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(out_dir / "tb"))
-
+    progress = Progress(out_dir, tc.steps, state.step, tc.batch_size, tc.log_every, log) if main else None
     stop = _StopFlag()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     data_iter = iter(loader)
-    fixed_batch = None
-    bar = None
-    if main:
-        from tqdm import tqdm
-        bar = tqdm(total=tc.steps, initial=state.step, unit="step", dynamic_ncols=True, file=sys.stderr,
-                   disable=None)
-    t0, n0 = time.perf_counter(), state.step
-    terms_avg: dict[str, torch.Tensor] = {}  # summed on device between log lines: no host sync per step
-    n_avg = 0
+    first = next(data_iter)  # its first images are the sample grids' inputs for the whole run
+    fixed_batch, data_iter = {k: v[:4].clone().float() for k, v in first.items()}, _prepend(first, data_iter)
     last_saved, last_path = state.step, None
     try:
         while state.step < tc.steps and not stop.stop:
             G_train.train()
             D_train.train()
-            opt_g.zero_grad(set_to_none=True)
-            opt_d.zero_grad(set_to_none=True)
-            step_terms: dict[str, torch.Tensor] = {}
-            for micro_i in range(tc.grad_accum):
-                batch = next(data_iter)
-                if fixed_batch is None:
-                    fixed_batch = {k: v[:4].clone().float() for k, v in batch.items()}
-                last_micro = micro_i == tc.grad_accum - 1
-                ctx = contextlib.ExitStack()
-                if dist_info.enabled and not last_micro:
-                    ctx.enter_context(G_train.no_sync())
-                    ctx.enter_context(D_train.no_sync())
-                with ctx:
-                    terms = micro_step(G_train, D_train, D, batch, cfg.loss, vgg=vgg, scale=1 / tc.grad_accum,
-                                       device=device, autocast=autocast, channels_last=channels_last)
-                for k, v in terms.items():
-                    step_terms[k] = step_terms.get(k, 0) + v / tc.grad_accum
-            lr = lr_at(state.step, tc.lr, tc.steps, tc.lr_decay_steps)
-            for group in (*opt_g.param_groups, *opt_d.param_groups):
-                group["lr"] = lr
-            opt_g.step()
-            opt_d.step()
-            accumulate(G_ema, G, ema_decay_at(state.step, tc.ema_decay))
-            state.step += 1
-            for k, v in step_terms.items():
-                terms_avg[k] = terms_avg.get(k, 0) + v
-            n_avg += 1
-
-            if main and (state.step % tc.log_every == 0 or state.step == tc.steps):
-                n = state.step - n0
-                avg = {k: float(v) / n_avg for k, v in terms_avg.items()}
-                terms_avg, n_avg = {}, 0
-                ips = n * tc.batch_size / (time.perf_counter() - t0)
-                state.last = avg
-                for k, v in avg.items():
-                    writer.add_scalar(f"{'d_score' if k in ('d_real', 'd_fake', 'd_wdist') else 'loss'}/{k}", v, state.step)
-                writer.add_scalar("perf/images_per_s", ips, state.step)
-                writer.add_scalar("train/lr", lr, state.step)
-                if bar is not None and not bar.disable:
-                    bar.set_postfix(g=f"{avg.get('g_total', 0):.3f}", d=f"{avg.get('d_loss', 0):.3f}",
-                                    img_s=f"{ips:.1f}", refresh=False)
-                elif state.step % (tc.log_every * 10) == 0 or state.step == tc.steps:
-                    # not a terminal (a log file, CI): a plain line now and then instead of a bar
-                    eta = (tc.steps - state.step) * tc.batch_size / max(ips, 1e-9)
-                    log(f"step {state.step}/{tc.steps} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
-                        + f" images/s={ips:.1f} eta={eta / 60:.0f}min")
-            if main and fixed_batch is not None and (state.step % tc.sample_every == 0 or state.step == tc.steps):
-                with torch.no_grad():
-                    out = G_ema(*(fixed_batch[k].to(device) for k in ("line", "hint", "mask")))
-                writer.add_image("samples/line_hints_output_truth", image_grid(fixed_batch, out.float().cpu()),
-                                 state.step)
+            terms, lr = optimizer_step(state, G_train, D_train, data_iter, cfg, dist_info, autocast=autocast,
+                                       channels_last=channels_last)
+            if progress is not None:
+                progress.step(state.step, terms, lr)
+                if state.step % tc.sample_every == 0 or state.step == tc.steps:
+                    progress.samples(state.step, state.G_ema, fixed_batch, device)
             if state.step % tc.ckpt_every == 0:
-                last_path = save()
-                last_saved = state.step
-            if bar is not None:
-                bar.update(1)
+                last_path, last_saved = save(), state.step
             if time_limit is not None and distributed.any_rank(time.monotonic() - t_start >= time_limit, device):
                 stop.stop, stop.signal, stop.timed_out = True, f"the time limit ({time_limit:g} s)", True
     except KeyboardInterrupt:
@@ -374,25 +264,34 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
     finally:
         for s, h in old_handlers.items():
             signal.signal(s, h)
-        if bar is not None:
-            bar.close()
+        if progress is not None:
+            progress.close()
     if state.step != last_saved or (stop.stop and last_path is None):
         last_path = save()
-    if main and stop.stop:
-        # the signal may land just after a periodic save: that checkpoint is the one to resume from
-        log(f"stopped by {stop.signal} at step {state.step}; checkpoint written to {last_path}")
+    if stop.stop:  # the signal may land just after a periodic save: that checkpoint is the one to resume from
+        main_log(f"stopped by {stop.signal} at step {state.step}; checkpoint written to {last_path}")
+    return _finish(state, progress, stop, dist_info, main_log, tc.steps)
+
+
+def _finish(state: TrainState, progress: Progress | None, stop: _StopFlag, dist_info, log, steps: int) -> dict:
+    """The run's result (step, last logged loss terms, images/s, how it stopped); DDP ranks checked and torn down."""
     if dist_info.enabled:
-        in_sync = distributed.all_ranks_equal(torch.cat([p.detach().flatten() for p in G.parameters()]))
-        if main:
-            log(f"ranks_in_sync={in_sync} world_size={dist_info.world_size}")
-    if writer is not None:
-        writer.close()
-    elapsed = time.perf_counter() - t0
-    result = {"step": state.step, **state.last,
-              "images_per_s": (state.step - n0) * tc.batch_size / elapsed if elapsed > 0 else math.nan}
+        in_sync = distributed.all_ranks_equal(torch.cat([p.detach().flatten() for p in state.G.parameters()]))
+        log(f"ranks_in_sync={in_sync} world_size={dist_info.world_size}")
+    result = {"step": state.step, **(progress.last if progress else {}),
+              "images_per_s": progress.images_per_s(state.step) if progress else float("nan")}
     distributed.teardown()
     if stop.timed_out:
         result["time_limit"] = True
-    elif stop.stop and state.step < tc.steps:
+    elif stop.stop and state.step < steps:
         result["interrupted"] = True
     return result
+
+
+def _inputs(batch: dict) -> tuple[torch.Tensor, ...]:
+    return tuple(batch[k] for k in ("line", "hint", "mask"))
+
+
+def _prepend(item, iterator):
+    yield item
+    yield from iterator

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-
-import numpy as np
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from irodori.atomic import atomic_write_text
-from irodori.data.sources.common import SPLIT_NAMES, SourceError, SourceResult, count_splits, read_manifest
+from irodori.data.openmoji import prepare_openmoji
+from irodori.data.sources.common import SPLIT_NAMES, SourceResult, count_splits, read_manifest
 from irodori.data.sources.dedup import choose_drops, close_pairs, dhash, hamming, load_grey, thumbnail
+from irodori.data.sources.dicebear import prepare_dicebear
+from irodori.data.sources.openclipart import prepare_openclipart
+from irodori.data.sources.portraits import prepare_portraits
+from irodori.errors import PrepareError
 
 #: Every source in corpus order (earlier sources win same-split duplicates).
 SOURCE_NAMES = ("openmoji", "openclipart", "dicebear", "wesnoth", "naev")
@@ -26,17 +31,11 @@ MAX_MAD = 4.0
 
 
 def _prepare_openmoji(out, size=256, source=None, *, limit=None, workers=1, progress=True) -> SourceResult:
-    from irodori.data.openmoji import prepare_openmoji
-
     r = prepare_openmoji(out, size=size, source=source, workers=workers, progress=progress)
     return SourceResult("openmoji", r.manifest, r.rendered, r.skipped, len(r.manifest["failed"]), r.seconds)
 
 
 def _preparers() -> dict:
-    from irodori.data.sources.dicebear import prepare_dicebear
-    from irodori.data.sources.openclipart import prepare_openclipart
-    from irodori.data.sources.portraits import prepare_portraits
-
     return {"openmoji": _prepare_openmoji, "openclipart": prepare_openclipart, "dicebear": prepare_dicebear,
             "wesnoth": partial(prepare_portraits, "wesnoth"), "naev": partial(prepare_portraits, "naev")}
 
@@ -45,7 +44,7 @@ def prepare_source(name: str, out: str | os.PathLike, **kwargs) -> SourceResult:
     """Build ``OUT/<name>`` (see each source module for ``kwargs``: size, source, limit, workers, progress)."""
     preparers = _preparers()
     if name not in preparers:
-        raise SourceError(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
+        raise PrepareError(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
     return preparers[name](Path(out) / name, **kwargs)
 
 
@@ -55,7 +54,7 @@ def _sub_source(source: str | os.PathLike | None, name: str) -> Path | None:
         return None
     root = Path(source)
     if not root.is_dir():
-        raise SourceError(f"--source {root} must be a folder with one subfolder per source "
+        raise PrepareError(f"--source {root} must be a folder with one subfolder per source "
                           f"({', '.join(SOURCE_NAMES)}) for `prepare all`")
     return root / name if (root / name).exists() else None
 
@@ -114,4 +113,4 @@ def dedupe_corpus(out: str | os.PathLike, max_distance: int = MAX_DISTANCE, max_
     return summary
 
 
-__all__ = ["SOURCE_NAMES", "SourceError", "SourceResult", "dedupe_corpus", "prepare_all", "prepare_source"]
+__all__ = ["SOURCE_NAMES", "PrepareError", "SourceResult", "dedupe_corpus", "prepare_all", "prepare_source"]

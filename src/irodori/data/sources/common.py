@@ -25,14 +25,10 @@ import numpy as np
 from PIL import Image
 
 from irodori.atomic import atomic_path, atomic_write_text
-from irodori.data.datasets import hash_split
-from irodori.errors import IrodoriError
+from irodori.data.splits import hash_split
+from irodori.errors import PrepareError
 
 SPLIT_NAMES = ("train", "val", "test")
-
-
-class SourceError(IrodoriError):
-    """A corpus source could not be prepared: missing or wrong package, or a tool failed."""
 
 
 @dataclass(frozen=True)
@@ -57,13 +53,13 @@ def fetch_deb(package: str, workdir: Path) -> Path:
         proc = subprocess.run(["apt-get", "download", package], cwd=workdir, capture_output=True, text=True,
                               timeout=1800)
     except FileNotFoundError:
-        raise SourceError(f"apt-get not found: pass --source with an unpacked {package} or its .deb") from None
+        raise PrepareError(f"apt-get not found: pass --source with an unpacked {package} or its .deb") from None
     except subprocess.TimeoutExpired:
-        raise SourceError(f"`apt-get download {package}` did not finish in 30 minutes") from None
+        raise PrepareError(f"`apt-get download {package}` did not finish in 30 minutes") from None
     debs = sorted(workdir.glob(f"{package}_*.deb"))
     if proc.returncode != 0 or not debs:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
-        raise SourceError(f"`apt-get download {package}` failed (exit {proc.returncode}): {tail}; "
+        raise PrepareError(f"`apt-get download {package}` failed (exit {proc.returncode}): {tail}; "
                           f"pass --source with an unpacked {package} or its .deb")
     return debs[-1]
 
@@ -76,15 +72,15 @@ def unpack(archive: Path, workdir: Path) -> Path:
         try:
             proc = subprocess.run(["dpkg-deb", "-x", str(archive), str(target)], capture_output=True, text=True)
         except FileNotFoundError:
-            raise SourceError("dpkg-deb not found: unpack the .deb yourself and pass the folder") from None
+            raise PrepareError("dpkg-deb not found: unpack the .deb yourself and pass the folder") from None
         if proc.returncode != 0:
-            raise SourceError(f"cannot unpack {archive}: {proc.stderr.strip().splitlines()[-1:]}")
+            raise PrepareError(f"cannot unpack {archive}: {proc.stderr.strip().splitlines()[-1:]}")
         return target
     try:
         with tarfile.open(archive, "r:*") as tar:
             tar.extractall(target, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise SourceError(f"cannot unpack {archive}: {exc}") from None
+        raise PrepareError(f"cannot unpack {archive}: {exc}") from None
     return target
 
 
@@ -99,16 +95,16 @@ def resolve_package(source: str | os.PathLike | None, workdir: Path, fetch: Call
     if path.is_file() and (path.suffix in (".deb", ".tgz") or path.name.endswith(".tar.gz")):
         return unpack(path, workdir)
     if path.exists():
-        raise SourceError(f"--source {path} is neither a folder nor a .deb/.tgz package")
-    raise SourceError(f"--source {path} does not exist")
+        raise PrepareError(f"--source {path} is neither a folder nor a .deb/.tgz package")
+    raise PrepareError(f"--source {path} does not exist")
 
 
 def find_one(root: Path, relative: str, what: str) -> Path:
-    """``root/relative`` or ``root/*/relative`` (a package unpacked one level down); SourceError otherwise."""
+    """``root/relative`` or ``root/*/relative`` (a package unpacked one level down); PrepareError otherwise."""
     for base in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
         if (base / relative).exists():
             return base / relative
-    raise SourceError(f"{root} is not {what}: {relative} not found")
+    raise PrepareError(f"{root} is not {what}: {relative} not found")
 
 
 # ---------------------------------------------------------------------------
@@ -155,7 +151,7 @@ def is_done(out: Path, name: str, pair: bool) -> bool:
 
 
 def split_of(group: str) -> str:
-    """Split of a group key (see :func:`irodori.data.datasets.hash_split`, 10 buckets)."""
+    """Split of a group key (see :func:`irodori.data.splits.hash_split`, 10 buckets)."""
     return hash_split(group, buckets=10)
 
 

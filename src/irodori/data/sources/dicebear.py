@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from irodori.errors import PrepareError
 from irodori.data.sources.common import (
-    SourceError, SourceResult, is_done, on_white, read_manifest, run_jobs, save_png, short_error, split_of,
+    SourceResult, is_done, on_white, read_manifest, run_jobs, save_png, short_error, split_of,
     unpack, write_attribution, write_manifest)
 from irodori.data.sources.vector import (
     MIN_COLOURFUL, colour_svg, colourful_fraction, ink_fraction, line_art_svg, pair_score, render_rgba)
@@ -59,13 +60,13 @@ def collect_packages(source: str | os.PathLike | None, workdir: Path, styles=STY
         if source is None:
             fetch_dir = workdir / "npm" / name
             fetch_dir.mkdir(parents=True, exist_ok=True)
-            tgz = npm_pack(f"@dicebear/{name}@{VERSION}", fetch_dir, error=SourceError,
+            tgz = npm_pack(f"@dicebear/{name}@{VERSION}", fetch_dir, error=PrepareError,
                            instead="pass --source with a folder of the @dicebear packages")
             found[name] = _package_dir(unpack(tgz, fetch_dir))
             continue
         root = Path(source)
         if not root.is_dir():
-            raise SourceError(f"--source {root} must be a folder holding the @dicebear package .tgz files "
+            raise PrepareError(f"--source {root} must be a folder holding the @dicebear package .tgz files "
                               "or unpacked packages")
         tgzs = sorted(root.glob(f"dicebear-{name}-*.tgz"))
         dirs = [d for d in (root / f"dicebear-{name}", root / name, root / "@dicebear" / name)
@@ -75,7 +76,7 @@ def collect_packages(source: str | os.PathLike | None, workdir: Path, styles=STY
         elif tgzs:
             found[name] = _package_dir(unpack(tgzs[-1], workdir))
         else:
-            raise SourceError(f"--source {root} lacks @dicebear/{name} (dicebear-{name}-*.tgz or a package folder)")
+            raise PrepareError(f"--source {root} lacks @dicebear/{name} (dicebear-{name}-*.tgz or a package folder)")
     return found
 
 
@@ -84,11 +85,11 @@ def style_licence(package: Path) -> dict[str, str]:
     try:
         text = (package / "LICENSE").read_text(encoding="utf-8")
     except OSError:
-        raise SourceError(f"{package} has no LICENSE file: cannot tell the design's licence") from None
+        raise PrepareError(f"{package} has no LICENSE file: cannot tell the design's licence") from None
     design = text.split("# Code")[0]
     fields = {k.lower(): v.strip() for k, v in re.findall(r"^(Source|Designer|License):\s*(.+)$", design, re.M)}
     if "license" not in fields:
-        raise SourceError(f"{package / 'LICENSE'} names no design licence")
+        raise PrepareError(f"{package / 'LICENSE'} names no design licence")
     return {"licence": fields["license"], "designer": fields.get("designer", "?"), "source": fields.get("source", "?")}
 
 
@@ -183,10 +184,10 @@ def run_node(modules: Path, svg_dir: Path, jobs: list[dict]) -> None:
     try:
         proc = subprocess.run(["node", str(SCRIPT), str(spec)], capture_output=True, text=True, timeout=1800)
     except FileNotFoundError:
-        raise SourceError("node not found: DiceBear avatars are drawn by Node.js (v18 or later)") from None
+        raise PrepareError("node not found: DiceBear avatars are drawn by Node.js (v18 or later)") from None
     if proc.returncode != 0:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        raise SourceError(f"node {SCRIPT.name} failed (exit {proc.returncode}): {tail}")
+        raise PrepareError(f"node {SCRIPT.name} failed (exit {proc.returncode}): {tail}")
 
 
 def _render_batch(names: list[str], plans: dict, modules: Path, svg_dir: Path, out: Path, size: int,

@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from irodori.errors import PrepareError
 from irodori.data.sources.common import (
-    SourceError, SourceResult, fetch_deb, find_one, is_done, on_white, pad_square, read_manifest,
+    SourceResult, fetch_deb, find_one, is_done, on_white, pad_square, read_manifest,
     resolve_package, run_jobs, save_png, short_error, split_of, write_attribution, write_manifest)
 from irodori.data.sources.vector import (
     MIN_COLOURFUL, colour_svg, colourful_fraction, ink_fraction, line_art_svg, pair_score, render_pair_cropped)
@@ -98,7 +99,7 @@ def prepare_openclipart(out: str | os.PathLike, size: int = 256, source: str | o
         package = resolve_package(source, Path(tmp), lambda d: fetch_deb(PACKAGE, d))
         drawings = list_drawings(svg_root(package))
         if not drawings:
-            raise SourceError(f"no SVG files in the illustration folders of {package}")
+            raise PrepareError(f"no SVG files in the illustration folders of {package}")
         if limit:
             drawings = dict(list(drawings.items())[:limit])
         old = read_manifest(out) or {}

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from irodori.errors import PrepareError
 from irodori.data.sources.common import (
-    SourceError, SourceResult, fetch_deb, is_done, on_white, pad_square, read_manifest, resolve_package, run_jobs,
+    SourceResult, fetch_deb, is_done, on_white, pad_square, read_manifest, resolve_package, run_jobs,
     save_png, short_error, split_of, unpack, write_attribution, write_manifest)
 
 WESNOTH_PACKAGES = ("wesnoth-1.16-data", "wesnoth-1.16-httt", "wesnoth-1.16-tsg", "wesnoth-1.16-nr",
@@ -138,7 +139,7 @@ def prepare_portraits(which: str, out: str | os.PathLike, size: int = 256, sourc
                       *, limit: int | None = None, workers: int = 1, progress: bool = True) -> SourceResult:
     """Build ``out`` (the ``wesnoth`` or ``naev`` folder of the corpus); re-running skips finished files."""
     if which not in ("wesnoth", "naev"):
-        raise SourceError(f"unknown portrait source {which!r}")
+        raise PrepareError(f"unknown portrait source {which!r}")
     start = time.perf_counter()
     out = Path(out)
     packages = WESNOTH_PACKAGES if which == "wesnoth" else ("naev-data",)
@@ -148,7 +149,7 @@ def prepare_portraits(which: str, out: str | os.PathLike, size: int = 256, sourc
                 else resolve_package(source, tmp, lambda d: fetch_deb(packages[0], d)))
         found = list_wesnoth(root) if which == "wesnoth" else list_naev(root)
         if not found:
-            raise SourceError(f"{source or 'the package'} holds no {which} portraits")
+            raise PrepareError(f"{source or 'the package'} holds no {which} portraits")
         if limit:
             found = dict(list(found.items())[:limit])
         old = read_manifest(out) or {}

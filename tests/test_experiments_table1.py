@@ -10,7 +10,7 @@ from PIL import Image
 from irodori.cli import main
 from irodori.config import load_config
 from irodori.data import build_dataset
-from irodori.eval.table1 import ROWS
+from irodori.experiments.table1 import ROWS
 from irodori.losses import d_adversarial_loss, g_adversarial_loss, gradient_penalty
 from irodori.models import build_discriminator, build_generator
 from irodori.models.alacgan import AlacGANGenerator, pool_hints
@@ -81,7 +81,7 @@ def test_wgan_gp_micro_step_trains_both_networks():
 
 def test_table1_rows_are_the_papers_models_sized_alike():
     assert [p for _, p in ROWS] == ["demo-pix2pixhd", "demo-alacgan", "demo-no-attention", "demo"]
-    from irodori.eval.table1 import model_cost
+    from irodori.experiments.table1 import model_cost
 
     costs = {p: model_cost(load_config(p), 128) for _, p in ROWS}
     params = [c[0] for c in costs.values()]
@@ -126,11 +126,11 @@ TINY_ROWS = [*TINY_WIDTHS, "train.batch_size=2", "data.num_workers=0", "train.ck
 
 def _tiny_nsfwjs_weights():
     """A randomly initialized, 1/16-width converted network in the cache, standing in for the real one."""
-    from irodori.eval.nsfwjs import NSFWJSInception, converted_path, save_converted
+    from irodori.eval.nsfwjs import NSFWJSInception, save_nsfwjs_inception
 
     torch.manual_seed(0)
     net = NSFWJSInception(width_div=16, head_sizes=(128, 5), head_activations=("softmax",))
-    save_converted(net, converted_path())
+    save_nsfwjs_inception(net)
 
 
 def _table1_args(moji_dir, out, steps):

@@ -25,8 +25,13 @@ from PIL import Image, ImageDraw
 
 from irodori.config import load_config
 from irodori.errors import IrodoriError, WeightsError
-from irodori.eval.evaluate import EvalItem, dataset_key, evaluate, load_openmoji_split, run_generator
 from irodori.atomic import atomic_write_bytes, atomic_write_text
+from irodori.eval.evaluate import EvalItem, dataset_key, evaluate, load_openmoji_split, run_generator
+from irodori.eval.fid import FID
+from irodori.models import build_generator
+from irodori.models.summary import count_params, generator_inputs, summarize
+from irodori.pipeline import Colorizer
+from irodori.train.loop import train
 
 #: (label in the table, preset) in the paper's order.
 ROWS = (("pix2pixHD (Wang et al.)", "demo-pix2pixhd"), ("AlacGAN-style (Ci et al.)", "demo-alacgan"),
@@ -42,9 +47,6 @@ def row_overrides(data: str | Path, steps: int, size: int, extra=()) -> list[str
 
 def model_cost(cfg, size: int) -> tuple[int, int]:
     """(parameters, MACs of one forward at size x size), built on the meta device."""
-    from irodori.models import build_generator
-    from irodori.models.summary import count_params, generator_inputs, summarize
-
     with torch.device("meta"):
         g = build_generator(cfg.generator)
     _, macs = summarize(g, generator_inputs(1, size, "meta"))
@@ -108,9 +110,6 @@ def run_table1(data: str | Path, steps: int, out: str | Path, *, size: int = 128
                rows=ROWS, fid_extractor: str = "inception-nsfwjs", grid_images: int = 4, train_only: bool = False,
                log=print) -> dict:
     """Train (or resume) every row, then evaluate them all and write the table, JSON and grid into ``out``."""
-    from irodori.pipeline import Colorizer
-    from irodori.train.loop import train
-
     out = Path(out)
     overrides = row_overrides(data, steps, size, preset_overrides)
     cfgs = [(label, preset, load_config(preset, overrides)) for label, preset in rows]  # fail early on bad config
@@ -127,8 +126,6 @@ def run_table1(data: str | Path, steps: int, out: str | Path, *, size: int = 128
     items = load_openmoji_split(data, split, size, hints_seed, num_hints, limit=limit)
     fid, fid_note, fid_column = None, "", "FID"
     try:
-        from irodori.eval.fid import FID
-
         fid = FID(fid_extractor)
         fid_note = fid.label + f" [{fid.name}]"
         fid_column = "FID-nsfwjs" if fid.name == "inception-nsfwjs" else "FID"

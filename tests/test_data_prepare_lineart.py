@@ -9,9 +9,9 @@ from PIL import Image
 
 from irodori.cli import main
 from irodori.data.lineart import LEARNED_EXTRACTORS, LINE_EXTRACTORS
-from irodori.data.openmoji import PrepareError
+from irodori.errors import PrepareError
+from irodori.data.prepare_lineart import plan, prepare_lineart, resize_short_side
 from irodori.extractors import SketchKerasNet, extract_sketchkeras
-from irodori.extractors.prepare import plan, prepare_lineart, resize_short_side
 
 
 
@@ -144,8 +144,7 @@ def test_cli_without_weights_names_the_command(openmoji_dir, capsys):
 
 
 def test_cli_with_converted_weights(openmoji_dir, tmp_path, monkeypatch, capsys):
-    from irodori.extractors.common import save_converted
-    from irodori.extractors.sketchkeras import SKETCHKERAS
+    from irodori.weights import SKETCHKERAS, save_converted
 
     torch.manual_seed(0)
     net = SketchKerasNet(width_div=8)

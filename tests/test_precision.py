@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from irodori import inference
+from irodori import precision
 from irodori.cli import main
 from irodori.config import load_config
 from irodori.errors import ConfigError
-from irodori.inference import as_input, prepare_generator, resolve_precision
+from irodori.precision import as_input, prepare_generator, resolve_precision
 from irodori.models import build_generator
 from irodori.pipeline import Colorizer
 
@@ -18,9 +18,9 @@ from conftest import cross_lineart
 def test_resolve_precision(monkeypatch):
     assert resolve_precision("fp32", "cpu") == torch.float32
     assert resolve_precision("bf16", "cpu") == torch.bfloat16
-    monkeypatch.setattr(inference, "native_bf16", lambda device: False)
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
     assert resolve_precision("auto", "cpu") == torch.float32
-    monkeypatch.setattr(inference, "native_bf16", lambda device: True)
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
     assert resolve_precision("auto", "cpu") == torch.bfloat16
     with pytest.raises(ConfigError, match="fp16"):
         resolve_precision("fp16", "cpu")
@@ -74,3 +74,34 @@ def test_cli_precision_flag(model_path, tmp_path):
     with pytest.raises(SystemExit):
         main(["colorize", str(src), "-o", str(tmp_path / "x.png"), "--model", str(model_path), "--precision", "fp8"])
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_folded_unshuffle_stem_matches_the_plain_module(dtype):
+    from conftest import TINY_WIDTHS
+
+    torch.manual_seed(0)
+    cfg = load_config("demo-256", TINY_WIDTHS)
+    ref = build_generator(cfg.generator).eval().to(dtype)
+    fast = build_generator(cfg.generator)
+    fast.load_state_dict(ref.state_dict())
+    fast, _ = prepare_generator(fast, "cpu", "fp32" if dtype == torch.float32 else "bf16")
+    assert isinstance(fast.stem[1], precision.UnshuffledConv2d) and isinstance(fast.stem[0], torch.nn.Identity)
+    x = (torch.rand(1, 1, 64, 96) * 2 - 1, torch.rand(1, 3, 64, 96) * 2 - 1, (torch.rand(1, 1, 64, 96) > 0.9).float())
+    with torch.inference_mode():
+        a = ref(*(t.to(dtype) for t in x), flat=True).float()
+        b = fast(*(as_input(t, dtype, "cpu") for t in x), flat=True).float()
+    assert (a - b).abs().max().item() < (1e-4 if dtype == torch.float32 else 0.03)
+
+
+def test_folding_keeps_parameter_names_shapes_and_loading():
+    torch.manual_seed(0)
+    cfg = load_config("demo-256", ["generator.channels=[8,16,16,32,32]", "generator.num_blocks=1"])
+    G = build_generator(cfg.generator)
+    before = {k: (v.shape, v.clone()) for k, v in G.state_dict().items()}
+    G, _ = prepare_generator(G, "cpu", "fp32")
+    after = G.state_dict()
+    assert {k: v[0] for k, v in before.items()} == {k: v.shape for k, v in after.items()}
+    assert all(torch.equal(before[k][1], after[k]) for k in before)
+    G.load_state_dict({k: v[1] for k, v in before.items()})  # still loads the trained files' layout
+    assert all(m.inplace for m in G.modules() if isinstance(m, (torch.nn.LeakyReLU, torch.nn.ReLU)))

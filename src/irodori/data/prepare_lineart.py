@@ -26,18 +26,21 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
+from tqdm import tqdm
 
+from irodori.atomic import atomic_path, atomic_write_text
 from irodori.data.imageio import find_images, load_rgb
-from irodori.data.lineart import LEARNED_EXTRACTORS, LINE_EXTRACTORS, check_methods
-from irodori.data.openmoji import PrepareError, write_text_atomic
+from irodori.data.lineart import LEARNED_EXTRACTORS, LINE_EXTRACTORS, LineExtractor, check_methods
+from irodori.errors import PrepareError
 from irodori.errors import InputError
+from irodori.extractors import LEARNED
+from irodori.weights import read_metadata, resolve
 
-Extractor = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 MANIFEST = "lineart.json"
 
 
@@ -95,40 +98,29 @@ def resize_short_side(rgb: np.ndarray, size: int) -> np.ndarray:
 
 
 def _save_png_atomic(line: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(np.clip(line * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L").save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _device(device: str) -> str:
     if device != "auto":
         return device
-    import torch
-
     return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
 
 
 def make_extractor(method: str, *, weights: str | os.PathLike | None = None, device: str = "auto",
-                   threads: int | None = 1) -> tuple[Extractor, str | None]:
+                   threads: int | None = 1) -> tuple[LineExtractor, str | None]:
     """The extraction function for ``method`` (a learned network loaded once, on ``device``) and the
     content hash of its weights (None for classical methods)."""
     if method in LINE_EXTRACTORS:
         return LINE_EXTRACTORS[method], None
     if method not in LEARNED_EXTRACTORS:
         check_methods({method: 1.0})  # raises: unknown method
-    from irodori.extractors import LEARNED
-    from irodori.extractors.common import find_converted, read_metadata
-
-    spec, extract, load = LEARNED[method]
+    record, extract, load = LEARNED[method]
     if weights is None:
         check_methods({method: 1.0})  # ConfigError naming the file and the convert-weights command
     net = load(weights, device=_device(device))
-    digest = read_metadata(find_converted(spec, weights))["content_sha256"]
+    digest = read_metadata(resolve(record, weights))["content_sha256"]
     return (lambda image, rng: extract(image, rng, net=net, threads=threads)), digest
 
 
@@ -146,12 +138,12 @@ def _check_manifest(out: Path, settings: dict, rank: int) -> None:
                                + "; use another --out or the same settings")
     elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps(settings, indent=1) + "\n")
+        atomic_write_text(path, json.dumps(settings, indent=1) + "\n")
 
 
 def prepare_lineart(data: str | os.PathLike, method: str, out: str | os.PathLike | None = None, *,
                     size: int | None = None, rank: int | None = None, world_size: int | None = None,
-                    extractor: Extractor | None = None, weights: str | os.PathLike | None = None,
+                    extractor: LineExtractor | None = None, weights: str | os.PathLike | None = None,
                     device: str = "auto", threads: int | None = 1, progress: bool = True) -> LineartResult:
     """Write this rank's share of the line art of ``data`` with ``method``; see the module docstring.
 
@@ -159,8 +151,6 @@ def prepare_lineart(data: str | os.PathLike, method: str, out: str | os.PathLike
     ``rank`` / ``world_size``: default from ``RANK`` / ``WORLD_SIZE``. ``extractor`` replaces the
     method's function (tests); ``weights`` is an explicit converted weights file.
     """
-    from tqdm import tqdm
-
     start = time.perf_counter()
     if size is not None and size < 8:
         raise PrepareError(f"--size must be at least 8 pixels, got {size}")

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from irodori.models.csa import CSABlock, PlainBlock, SECatBlock
 from irodori.models.layers import conv_block
-from irodori.models.vgg import HintEncoder, LearnedHintEncoder
+from irodori.models.hint_encoder import HintEncoder, LearnedHintEncoder
 
 
 def apply_output(raw: torch.Tensor, line: torch.Tensor, mode: str, training: bool, flat: bool = False) -> torch.Tensor:
@@ -57,7 +57,7 @@ class ShuffleHead(nn.Module):
         return self.shuffle(self.conv(x))
 
 
-class Generator(nn.Module):
+class CSAUNet(nn.Module):
     """U-Net: stem, 4 downsamplings, ``num_blocks`` mid-level blocks, 4 upsamplings with skips.
 
     ``forward(line, hint_rgb, mask)`` with line (N,1,H,W) and hint_rgb (N,3,H,W)

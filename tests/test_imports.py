@@ -1,0 +1,130 @@
+"""The package's import graph: no cycles between modules or between sub-packages, function-level imports
+only where they are explained, and every module importable in a fresh interpreter."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+#: Sub-packages that form their own layer: the weight converters read the networks of ``eval`` and
+#: ``extractors`` (which resolve their weights through ``irodori.weights``), and only the CLI imports them.
+OWN_LAYERS = ("irodori.weights.convert",)
+#: Where a function-level import needs no comment: the CLI imports each command's modules when it runs,
+#: so that ``irodori --help`` and argument errors stay fast.
+LAZY_OK = ("irodori.cli",)
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted((SRC / "irodori").rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _target(name: str) -> str | None:
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(path: Path) -> list[tuple[str, ast.stmt, bool]]:
+    """(imported irodori module, statement, whether it sits inside a function) for every import in ``path``."""
+    tree = ast.parse(path.read_text())
+    inside = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for n in ast.walk(f) if n is not f}
+    out = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                     for a in node.names]
+        for name in names:
+            if name.startswith("irodori") and (target := _target(name)):
+                out.append((target, node, id(node) in inside))
+    return out
+
+
+def _graph(node_of) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, path in MODULES.items():
+        for target, _node, _lazy in _imports(path):
+            a, b = node_of(module), node_of(target)
+            if a != b:
+                graph.setdefault(a, set()).add(b)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one node (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _package(module: str) -> str:
+    for layer in OWN_LAYERS:
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_module_imports_itself_through_others():
+    assert _cycles(_graph(lambda m: m)) == []
+
+
+def test_no_two_subpackages_import_each_other():
+    assert _cycles(_graph(_package)) == []
+
+
+def test_function_level_imports_say_why():
+    unexplained = []
+    for module, path in MODULES.items():
+        if module.startswith(LAZY_OK):
+            continue
+        lines = path.read_text().splitlines()
+        for target, node, lazy in _imports(path):
+            context = " ".join(lines[max(0, node.lineno - 2):node.lineno]).lower()
+            if lazy and "optional" not in context:
+                unexplained.append(f"{module}:{node.lineno} imports {target}")
+    assert unexplained == []
+
+
+def test_every_module_imports_in_a_fresh_interpreter():
+    names = [m for m in MODULES if not m.endswith("__main__")]
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    proc = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
