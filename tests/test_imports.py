@@ -1,5 +1,6 @@
-"""The package's import graph: no cycles between modules or between sub-packages, function-level imports
-only where they are explained, and every module importable in a fresh interpreter."""
+"""The package's shape: no import cycles between modules or between sub-packages, function-level imports
+only where they are explained, every module importable in a fresh interpreter, and modules and functions
+of a readable size (the house style: files under ~400 lines, functions under ~80)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,15 @@ def test_every_module_imports_in_a_fresh_interpreter():
     code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
     proc = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_no_module_is_over_400_lines_and_no_function_over_80():
+    too_long = []
+    for module, path in MODULES.items():
+        text = path.read_text()
+        if text.count("\n") > 400:
+            too_long.append(f"{module}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                too_long.append(f"{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert too_long == []
