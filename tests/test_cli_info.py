@@ -29,3 +29,15 @@ def test_unknown_preset_exits_nonzero_listing_presets(capsys):
     assert main(["info", "--preset", "nope"]) != 0
     err = capsys.readouterr().err
     assert "unknown preset" in err and "paper" in err and "tiny" in err
+
+
+def test_building_the_command_line_does_not_import_torch():
+    """`irodori --help` and argument errors stay instant: subcommands import torch only when they run."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from irodori.cli import _commands, build_parser; build_parser(_commands()); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

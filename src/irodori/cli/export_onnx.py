@@ -4,8 +4,6 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    from irodori.onnx_backend import DEFAULT_OPSET
-
     p = sub.add_parser("export-onnx", help="export a trained generator to ONNX (dynamic batch and size)",
                        description="Write the generator's flat-color output (what the pipeline runs) as ONNX: "
                                    "inputs line (N,1,H,W), hint (N,3,H,W) in [-1,1] and mask (N,1,H,W) in {0,1}, "
@@ -14,7 +12,7 @@ def add_parser(sub) -> None:
                                    "--backend onnx --model FILE.onnx` can use it. Needs `pip install 'irodori[onnx]'`.")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
     p.add_argument("--out", required=True, metavar="FILE.onnx", help="output file (written atomically)")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
+    p.add_argument("--opset", type=int, help="ONNX opset version (default: irodori.onnx_backend.DEFAULT_OPSET)")
     p.add_argument("--int8", action="store_true",
                    help="write an int8 model (ONNX Runtime static quantization, calibrated on synthetic "
                         "drawings): for CPUs without native bf16; within 0.2 dB Hint-AUC PSNR of fp32 on the "
@@ -23,9 +21,10 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from irodori.errors import ConfigError
-    from irodori.onnx_backend import export_onnx
+    from irodori.onnx_backend import DEFAULT_OPSET, export_onnx
     from irodori.pipeline import Colorizer
 
+    args.opset = args.opset or DEFAULT_OPSET
     if args.model.lower().endswith(".onnx"):
         raise ConfigError(f"--model {args.model} is already an ONNX model")
     col = Colorizer.from_pretrained(args.model)

@@ -7,14 +7,12 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from irodori.experiments.table1 import ROWS
-
     p = sub.add_parser(
         "table1", help="train the Table 1 models on the same data and budget, then compare them",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Train (or resume) each row as an ordinary run in OUT/runs/PRESET ("
-                    + ", ".join(f"{preset}: {label}" for label, preset in ROWS)
-                    + ") for STEPS steps on the prepared OpenMoji dir, then evaluate all with the same fixed hints "
+        description="Train (or resume) each row (irodori.experiments.table1.ROWS: pix2pixHD, AlacGAN-style, "
+                    "ours without and with CSA at demo size) as an ordinary run in OUT/runs/PRESET"
+                    " for STEPS steps on the prepared OpenMoji dir, then evaluate all with the same fixed hints "
                       "and write OUT/table1.md, OUT/table1.json and OUT/table1_grid.png. FID uses the nsfwjs "
                       "InceptionV3 features (`irodori convert-weights nsfwjs`); without them the FID column is n/a. "
                       "The last line is table1=<path to table1.md>.")
