@@ -105,11 +105,14 @@ def test_starting_or_resuming_a_run_clears_the_temps_a_kill_left(tmp_path):
     folder.mkdir()
     (folder / ".latest.json.zz.tmp").write_text("{")
     (folder / ".ckpt-00000004.pt.zz.tmp").write_bytes(b"half")
+    (tmp_path / ".config.yaml.zz.tmp").write_text("name: half")
+    (tmp_path / "notes.tmp").write_text("the user's, not ours")
     cfg = load_config("tiny")
     logged = []
     resume(build_state(cfg, torch.device("cpu")), cfg, tmp_path, log=logged.append)
     assert list(folder.iterdir()) == []
-    assert any("interrupted checkpoint write" in line for line in logged)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "notes.tmp"]
+    assert sum("interrupted write" in line for line in logged) == 3
 
 
 def test_other_ranks_leave_the_temps_to_rank_0(tmp_path):

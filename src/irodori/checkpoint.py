@@ -78,15 +78,17 @@ def find_latest(ckpt_dir: Path) -> Path | None:
     return None
 
 
-def remove_stale_temps(ckpt_dir: Path) -> list[Path]:
-    """Delete the temp files of checkpoint and pointer writes that never finished (a killed run leaves
-    them); returns what it removed. Call it only where no write is in progress: when a run starts."""
+def remove_stale_temps(ckpt_dir: Path, names: tuple[str, ...] | None = None) -> list[Path]:
+    """Delete the temp files of checkpoint and pointer writes (or of the files ``names``, e.g. a run's
+    ``config.yaml``) that never finished (a killed run leaves them); returns what it removed. Call it only
+    where no write is in progress: when a run starts."""
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
         return []
+    pattern = _TEMP if names is None else re.compile(r"\.(" + "|".join(map(re.escape, names)) + r")\..+\.tmp")
     removed = []
     for path in ckpt_dir.iterdir():
-        if _TEMP.fullmatch(path.name) and path.is_file():
+        if pattern.fullmatch(path.name) and path.is_file():
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

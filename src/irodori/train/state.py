@@ -74,8 +74,9 @@ def resume(state: TrainState, cfg: Config, out_dir: Path, *, rank: int = 0, init
     Rank 0 first removes the temp files of checkpoint writes a killed run left behind."""
     log = log or (lambda _msg: None)
     if rank == 0:
-        for path in ckpt.remove_stale_temps(out_dir / "checkpoints"):
-            log(f"removed {path.name}, left by an interrupted checkpoint write")
+        stale = ckpt.remove_stale_temps(out_dir / "checkpoints") + ckpt.remove_stale_temps(out_dir, ("config.yaml",))
+        for path in stale:
+            log(f"removed {path.name}, left by an interrupted write")
     latest = ckpt.find_latest(out_dir / "checkpoints")
     if latest is None:
         if init_from is not None:
