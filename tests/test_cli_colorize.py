@@ -390,3 +390,14 @@ def test_numbers_out_of_range_are_refused_when_the_arguments_are_read(option, va
     err = capsys.readouterr().err
     assert "Traceback" not in err and option in err.strip().splitlines()[-1]
     assert tree(tmp_path) == ["in.png"]
+
+
+def test_a_hint_image_inside_a_scanned_folder_is_not_colored_as_line_art(tmp_path, capsys):
+    d = tmp_path / "in"
+    lineart(d / "a.png")
+    hint = Image.new("RGBA", (64, 64))
+    hint.putpixel((10, 10), (255, 0, 0, 255))
+    hint.save(d / "my-hints.png")
+    code, out, err = colorize(capsys, d, "--hints", d / "my-hints.png", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert tree(tmp_path / "out") == ["a.png"]

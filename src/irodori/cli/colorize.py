@@ -174,7 +174,8 @@ def run(args) -> int:
     thread_policy.parse_threads(args.threads)  # a bad value fails before any work
     if args.hints is not None and not Path(args.hints).is_file():
         raise InputError(f"hint file {args.hints} does not exist")
-    jobs = plan(collect(args.inputs), args.out, args.layers, protected=[Path(args.hints)] if args.hints else [])
+    hint_files = (Path(args.hints),) if args.hints else ()
+    jobs = plan(collect(args.inputs, hint_files), args.out, args.layers, protected=list(hint_files))
 
     from irodori.threads import keep_freed_memory
     from irodori.pipeline import Colorizer

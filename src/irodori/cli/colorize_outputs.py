@@ -56,13 +56,16 @@ class Job:
         return self.files[0]
 
 
-def collect(inputs: list[str]) -> list[Source]:
-    """The images named (files) or found (recursively in folders, hint sidecars left out); each file once."""
+def collect(inputs: list[str], hint_files: tuple[Path, ...] = ()) -> list[Source]:
+    """The images named (files) or found (recursively in folders, hint sidecars and ``hint_files`` left out);
+    each file once."""
     sources, seen = [], set()
+    hints = {os.path.realpath(h) for h in hint_files}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = [Source(f, path) for f in find_images(path) if not f.name.endswith(SIDECARS) and f.is_file()]
+            found = [Source(f, path) for f in find_images(path) if not f.name.endswith(SIDECARS) and f.is_file()
+                     and os.path.realpath(f) not in hints]
             if not found:
                 raise InputError(f"{path}: no images found in this folder")
         elif path.is_file():
