@@ -30,6 +30,7 @@ from irodori.eval.protocol import ALPHAS, evaluate_protocol, load_drawings, requ
 from irodori.flats import DEFAULT_SHADING
 from irodori.hint_input import HintLayer
 from irodori.onnx_backend import OnnxGenerator, export_onnx
+from irodori.perf import time_calls
 from irodori.pipeline import Colorizer
 
 VARIANTS = ("dynamic", "static")
@@ -123,13 +124,8 @@ def evaluate(args) -> None:
 
 
 def _median_ms(fn, n: int) -> float:
-    fn()
-    times = []
-    for _ in range(n):
-        t0 = time.thread_time()
-        fn()
-        times.append(time.thread_time() - t0)
-    return statistics.median(times) * 1000
+    """One thread's CPU time per call, median (irodori.perf.time_calls with the thread clock)."""
+    return statistics.median(time_calls(fn, n, warmup=1, clock=time.thread_time)) * 1000
 
 
 def speed(args) -> None:
