@@ -401,3 +401,14 @@ def test_a_hint_image_inside_a_scanned_folder_is_not_colored_as_line_art(tmp_pat
     code, out, err = colorize(capsys, d, "--hints", d / "my-hints.png", "-o", tmp_path / "out")
     assert code == 0, err
     assert tree(tmp_path / "out") == ["a.png"]
+
+
+def test_a_rerun_into_a_folder_inside_the_input_folder_does_not_color_its_own_results(tmp_path, capsys):
+    d = tmp_path / "in"
+    lineart(d / "a.png")
+    lineart(d / "sub" / "b.png")
+    first = colorize(capsys, d, "-o", d / "colored")
+    assert first[0] == 0, first[2]
+    again = colorize(capsys, d, "-o", d / "colored")
+    assert again[0] == 0, again[2]
+    assert tree(d / "colored") == ["a.png", "sub", "sub/b.png"]

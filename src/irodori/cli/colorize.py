@@ -175,7 +175,7 @@ def run(args) -> int:
     if args.hints is not None and not Path(args.hints).is_file():
         raise InputError(f"hint file {args.hints} does not exist")
     hint_files = (Path(args.hints),) if args.hints else ()
-    jobs = plan(collect(args.inputs, hint_files), args.out, args.layers, protected=list(hint_files))
+    jobs = plan(collect(args.inputs, hint_files, args.out), args.out, args.layers, protected=list(hint_files))
 
     from irodori.threads import keep_freed_memory
     from irodori.pipeline import Colorizer

@@ -56,16 +56,24 @@ class Job:
         return self.files[0]
 
 
-def collect(inputs: list[str], hint_files: tuple[Path, ...] = ()) -> list[Source]:
-    """The images named (files) or found (recursively in folders, hint sidecars and ``hint_files`` left out);
+def collect(inputs: list[str], hint_files: tuple[Path, ...] = (), out: str | None = None) -> list[Source]:
+    """The images named (files) or found (recursively in folders; hint sidecars, ``hint_files`` and anything
+    under the output folder ``out`` left out, so a rerun into ``d/colored`` does not color its own results);
     each file once."""
     sources, seen = [], set()
     hints = {os.path.realpath(h) for h in hint_files}
+    skip_under = os.path.realpath(out) + os.sep if out and out.strip() and "\0" not in out else None  # NUL: refused later
+
+    def wanted(f: Path, skip: str | None) -> bool:
+        real = os.path.realpath(f)
+        return not f.name.endswith(SIDECARS) and f.is_file() and real not in hints and not (skip and real.startswith(skip))
+
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = [Source(f, path) for f in find_images(path) if not f.name.endswith(SIDECARS) and f.is_file()
-                     and os.path.realpath(f) not in hints]
+            # only an output folder strictly inside this one is skipped (-o = the folder itself is refused later)
+            inside = skip_under and not (os.path.realpath(path) + os.sep).startswith(skip_under)
+            found = [Source(f, path) for f in find_images(path) if wanted(f, skip_under if inside else None)]
             if not found:
                 raise InputError(f"{path}: no images found in this folder")
         elif path.is_file():
