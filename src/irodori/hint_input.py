@@ -223,14 +223,14 @@ def hint_layer(source, height: int, width: int, *, name: str = "hints",
     ``None`` or blank text: no hints. ``str``: JSON text. ``bytes``: an image file's bytes or UTF-8 JSON
     text (by content). A path (:class:`os.PathLike`): a hint file, JSON or image (by content). A list of
     dicts: the decoded JSON. A list of ``str``: CLI flags ``X,Y,#RRGGBB[,SIZE]``. A list of :class:`Hint`.
-    A :class:`HintLayer` of the line art's size (copied). ``name`` labels errors."""
+    A :class:`HintLayer` of the line art's size (returned as is). ``name`` labels errors."""
     if source is None:
         return HintLayer.empty(height, width)
     if isinstance(source, HintLayer):
         if source.mask.shape != (height, width):
             raise HintError(f"{name}: hint layer is {source.mask.shape[1]}x{source.mask.shape[0]}, "
                             f"the line art {width}x{height}")
-        return HintLayer(source.rgb.copy(), source.mask.copy())
+        return source  # the pipeline only reads layers; merge_hints makes new ones
     if isinstance(source, str):
         return _from_text(source, height, width, name)
     if isinstance(source, (bytes, bytearray)):
