@@ -6,7 +6,9 @@ they give the colored result (:class:`irodori.pipeline.ColorizeResult`).
 
 OpenRaster is a zip: ``mimetype`` first and stored uncompressed, ``stack.xml`` (first layer = topmost),
 one PNG per layer under ``data/``, ``mergedimage.png`` and ``Thumbnails/thumbnail.png`` (≤ 256 px).
-PSD is written with ``psd-tools`` (RLE-compressed pixel layers). Both are built in memory; the CLI writes them\nwith the other outputs, all or nothing.
+PSD is written with ``psd-tools`` (RLE-compressed pixel layers). Both are built in memory; the CLI writes them
+with the other outputs, all or nothing. :func:`layer_outputs` encodes every layer file of a result at once
+(the CLI and the web app use it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 from xml.sax.saxutils import quoteattr
 
@@ -26,6 +29,8 @@ from irodori.data.imageio import image_bytes
 
 #: Layer file formats by suffix.
 LAYER_FORMATS = (".ora", ".psd")
+#: The layers also given as PNGs of their own, by their ColorizeResult field.
+LAYER_PNGS = ("line", "flats", "shading")
 
 
 @dataclass(frozen=True)
@@ -124,3 +129,13 @@ def layer_file_bytes(suffix: str, layers: list[Layer], merged: Image.Image) -> b
     if suffix == ".psd":
         return psd_bytes(layers, merged)
     raise ValueError(f"unknown layer file format {suffix!r}; known: {', '.join(LAYER_FORMATS)}")
+
+
+def layer_outputs(result, compress_level: int = 6) -> dict[str, bytes]:
+    """Every layer file of a :class:`~irodori.pipeline.ColorizeResult`, encoded concurrently: the
+    :data:`LAYER_PNGS` as PNGs (zlib ``compress_level``) keyed by name, and the :data:`LAYER_FORMATS` files
+    keyed by suffix."""
+    stack = result_layers(result)
+    jobs = {name: partial(image_bytes, getattr(result, name), ".png", compress_level) for name in LAYER_PNGS}
+    jobs.update({suffix: partial(layer_file_bytes, suffix, stack, result.image) for suffix in LAYER_FORMATS})
+    return dict(zip(jobs, encode_concurrently(list(jobs.values()))))

@@ -109,17 +109,14 @@ def _report(job: Job, message: str) -> None:
 def _outputs(result, job: Job) -> list[tuple[Path, bytes]]:
     """Every file of one job (:data:`~irodori.cli.colorize_outputs.LAYER_SUFFIXES` order), encoded in memory
     first so that a failure writes nothing."""
-    from irodori.cli.colorize_outputs import LAYER_PNGS
     from irodori.data.imageio import image_bytes
-    from irodori.layerfile import LAYER_FORMATS, layer_file_bytes, result_layers
+    from irodori.layerfile import LAYER_FORMATS, LAYER_PNGS, layer_outputs
 
     target, *layer_paths = job.files
     files = [(target, image_bytes(result.image, target.suffix))]
     if layer_paths:
-        stack = result_layers(result)
-        layered, pngs = layer_paths[:len(LAYER_FORMATS)], layer_paths[len(LAYER_FORMATS):]
-        files += [(path, layer_file_bytes(path.suffix, stack, result.image)) for path in layered]
-        files += [(path, image_bytes(getattr(result, name))) for path, name in zip(pngs, LAYER_PNGS)]
+        encoded = layer_outputs(result)
+        files += list(zip(layer_paths, [encoded[key] for key in (*LAYER_FORMATS, *LAYER_PNGS)]))
     return files
 
 

@@ -19,11 +19,9 @@ from pathlib import Path
 
 from irodori.data.imageio import OUTPUT_FORMATS, find_images
 from irodori.errors import InputError
-from irodori.layerfile import LAYER_FORMATS
+from irodori.layerfile import LAYER_FORMATS, LAYER_PNGS
 
 SIDECARS = (".hints.json", ".hints.png")
-#: The layers ``--layers`` also writes as PNGs (``STEM.line.png`` ...): attributes of a ColorizeResult.
-LAYER_PNGS = ("line", "flats", "shading")
 #: Layer outputs next to ``STEM.png`` with ``--layers``: the layered files, then one PNG per layer.
 LAYER_SUFFIXES = (*LAYER_FORMATS, *(f".{name}.png" for name in LAYER_PNGS))
 #: Image endings that cannot be written, with the reason shown.

@@ -13,7 +13,7 @@ from PIL import Image
 
 from irodori.data.imageio import image_bytes, open_image
 from irodori.hint_input import hint_layer
-from irodori.layerfile import layer_file_bytes, result_layers
+from irodori.layerfile import layer_outputs
 from irodori.pipeline import Colorizer, lineart_to_unit
 
 #: The images a ``layers=1`` answer holds, base64-encoded: PNGs, then the layered files.
@@ -36,7 +36,6 @@ def colorize_upload(colorizer: Colorizer, lineart: bytes, hints: str | bytes | N
     out = {"width": width, "height": height, "hinted_pixels": len(layer),
            "seconds": round(time.perf_counter() - start, 4), "flats_mode": flats, "image": _png(result.image)}
     if layers:
-        stack = result_layers(result)
-        out.update(line=_png(result.line), flats=_png(result.flats), shading=_png(result.shading),
-                   ora=layer_file_bytes(".ora", stack, result.image), psd=layer_file_bytes(".psd", stack, result.image))
+        files = layer_outputs(result, compress_level=3)
+        out.update({key.lstrip("."): data for key, data in files.items()})  # line, flats, shading, ora, psd
     return out
