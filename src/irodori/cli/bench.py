@@ -303,20 +303,16 @@ def _run_train(args) -> int:
     without data loading; VGG-based losses are skipped when their weights are missing."""
     import torch
 
-    import contextlib
-
     from irodori.config import load_config
-    from irodori.precision import resolve_precision
     from irodori.models import build_discriminator, build_generator
     from irodori.perf import summarize_ms, time_calls
-    from irodori.train.loop import micro_step
+    from irodori.train.loop import autocast_for, micro_step
 
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.preset, [f"train.precision={args.precision}"] if args.precision else [])
     size, batch = args.size or cfg.data.size, args.batch or cfg.train.batch_size
-    amp = resolve_precision(cfg.train.precision, "cpu")
-    autocast = (lambda: torch.autocast("cpu", dtype=amp)) if amp != torch.float32 else contextlib.nullcontext
+    autocast, amp = autocast_for(cfg.train.precision, torch.device("cpu"))
     G, D = build_generator(cfg.generator), build_discriminator(cfg.discriminator)
     opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=cfg.train.lr)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.train.lr)

@@ -154,7 +154,7 @@ def _loader(cfg: Config, dataset, micro: int, start: int, dist_info) -> DataLoad
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
 
 
-def _autocast(precision: str, device: torch.device):
+def autocast_for(precision: str, device: torch.device):
     """The forward passes' autocast context factory for ``train.precision`` on ``device``, and its dtype."""
     dtype = resolve_precision(precision, device)
     if dtype == torch.float32:
@@ -221,7 +221,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
     ids = [device.index] if device.type == "cuda" else None
     G_train, D_train = (DDP(state.G, device_ids=ids), DDP(state.D, device_ids=ids)) if dist_info.enabled \
         else (state.G, state.D)
-    autocast, amp_dtype = _autocast(tc.precision, device)
+    autocast, amp_dtype = autocast_for(tc.precision, device)
     main_log(f"forward passes in {'bf16 autocast' if amp_dtype == torch.bfloat16 else 'fp32'} on {device} "
              f"(train.precision={tc.precision})")
     if dry_run:
