@@ -199,3 +199,12 @@ def test_serve_answers_for_loopback_its_own_address_and_allow_host_names():
     assert allowed_hosts("192.168.1.5", ["art.local"])[-2:] == ("192.168.1.5", "art.local")
     assert allowed_hosts("0.0.0.0", []) == ("*",)  # every interface: the names clients use are unknown
     assert "*" not in allowed_hosts("0.0.0.0", ["art.local"])
+
+
+def test_answers_from_the_guards_carry_the_security_headers_once(colorizer):
+    with TestClient(create_app(colorizer, max_upload_bytes=1000), base_url="http://localhost") as c:
+        for answer in (c.get("/", headers={"host": "elsewhere.example"}),
+                       c.post("/api/colorize", content=b"x" * 2000, headers={"content-type": "text/plain"})):
+            assert answer.status_code in (413, 421)
+            assert answer.headers.get_list("content-security-policy") == [answer.headers["content-security-policy"]]
+            assert "default-src 'self'" in answer.headers["content-security-policy"]

@@ -31,7 +31,7 @@ async def send_json(send, status: int, detail: str, headers: tuple = ()) -> None
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close"), *SECURITY_HEADERS, *headers]})
+                            (b"connection", b"close"), *headers]})  # SecurityHeaders, outermost, adds the rest
     await send({"type": "http.response.body", "body": body})
 
 
