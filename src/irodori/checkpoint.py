@@ -63,19 +63,24 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
-def find_latest(ckpt_dir: Path) -> Path | None:
-    """The newest complete checkpoint: the ``ckpt-<step>.pt`` files by the step in their names, newest
-    first, the first that loads; None when there is none."""
+def load_latest(ckpt_dir: Path) -> tuple[dict, Path] | None:
+    """The newest complete checkpoint and its path: the ``ckpt-<step>.pt`` files by the step in their names,
+    newest first, the first that loads (read once: a resume uses what this read); None when there is none."""
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
         return None
     for _, path in _by_step(ckpt_dir):
         try:
-            load_checkpoint(path)
-            return path
+            return load_checkpoint(path), path
         except IrodoriError:
             continue
     return None
+
+
+def find_latest(ckpt_dir: Path) -> Path | None:
+    """The path of :func:`load_latest`'s checkpoint, or None."""
+    found = load_latest(ckpt_dir)
+    return found[1] if found else None
 
 
 def remove_stale_temps(ckpt_dir: Path, names: tuple[str, ...] | None = None) -> list[Path]:

@@ -43,10 +43,10 @@ def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool =
 def newest_checkpoint(run_dir: str | Path) -> tuple[dict, Path]:
     """The newest readable checkpoint of a training run and its path; IrodoriError when there is none."""
     ckpt_dir = Path(run_dir) / "checkpoints"
-    latest = ckpt.find_latest(ckpt_dir)
-    if latest is None:
+    found = ckpt.load_latest(ckpt_dir)
+    if found is None:
         raise IrodoriError(f"no readable checkpoint in {ckpt_dir}")
-    return ckpt.load_checkpoint(latest), latest
+    return found
 
 
 def load_run_generator(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Config, torch.nn.Module, dict]:

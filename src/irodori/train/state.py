@@ -77,8 +77,8 @@ def resume(state: TrainState, cfg: Config, out_dir: Path, *, rank: int = 0, init
         stale = ckpt.remove_stale_temps(out_dir / "checkpoints") + ckpt.remove_stale_temps(out_dir, ("config.yaml",))
         for path in stale:
             log(f"removed {path.name}, left by an interrupted write")
-    latest = ckpt.find_latest(out_dir / "checkpoints")
-    if latest is None:
+    found = ckpt.load_latest(out_dir / "checkpoints")
+    if found is None:
         if init_from is not None:
             _, report = init_generator(state.G, init_from, allow_partial=init_partial)
             state.G_ema.load_state_dict(state.G.state_dict())
@@ -86,7 +86,7 @@ def resume(state: TrainState, cfg: Config, out_dir: Path, *, rank: int = 0, init
         state.lineage = start_lineage(cfg, init_from)
         log(f"starting a new run in {out_dir}" + (f" from the weights in {init_from}" if init_from else ""))
         return
-    saved = ckpt.load_checkpoint(latest)
+    saved, latest = found
     _check_resumable(cfg, saved["config"])
     for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
         getattr(state, name).load_state_dict(saved[name])
