@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from irodori.eval.adapter import colorizer_methods
 from irodori.eval.protocol import ALPHAS, evaluate_protocol, load_drawings, require_hintauc
-from irodori.flats import DEFAULT_SHADING
-from irodori.hint_input import HintLayer
 from irodori.onnx_backend import OnnxGenerator, export_onnx
 from irodori.perf import time_calls
 from irodori.pipeline import Colorizer
@@ -85,24 +84,8 @@ def quantize(args) -> None:
 
 def _methods(cols: dict[str, Colorizer]) -> dict:
     """name -> protocol method, for regions (the default pipeline) and the model's own colors."""
-    methods = {}
-    for name, col in cols.items():
-        memo = {}
-
-        def colors(line, layer, col=col, memo=memo):
-            key = (line.ctypes.data, layer.rgb.tobytes(), layer.mask.tobytes())
-            if key not in memo:
-                memo.clear()
-                memo[key] = col.model_colors(line, layer)
-            return memo[key]
-
-        for mode in ("regions", "model"):
-            def fn(line, hint, mask, col=col, mode=mode, colors=colors):
-                layer = HintLayer((np.clip(hint, 0, 1) * 255 + 0.5).astype(np.uint8), mask > 0.5)
-                out = col.compose(line, layer, colors(line, layer), mode, DEFAULT_SHADING)
-                return np.asarray(out.image, np.float32) / 255
-            methods[f"{name}/{mode}"] = fn
-    return methods
+    return {k: v for name, col in cols.items()
+            for k, v in colorizer_methods(col, ("regions", "model"), prefix=name).items()}
 
 
 def evaluate(args) -> None:

@@ -17,7 +17,7 @@ SPEC = dict(line_methods=OFFLINE)
 
 
 def check_sample(sample, size):
-    assert set(sample) == {"line", "hint", "mask", "color"}
+    assert set(sample) == {"line", "hint", "mask", "color", "region"}
     shapes = {"line": (1, size, size), "hint": (3, size, size), "mask": (1, size, size), "color": (3, size, size)}
     for key, shape in shapes.items():
         t = sample[key]

@@ -152,9 +152,9 @@ def test_corpus_dataset_returns_openmoji_shaped_samples(corpus):
     assert len(ds) == 9
     for k in range(4):
         s = ds[k]
-        assert set(s) == {"line", "hint", "mask", "color"}
+        assert set(s) == {"line", "hint", "mask", "color", "region"}
         assert s["line"].shape == (1, 32, 32) and s["hint"].shape == (3, 32, 32)
-        assert s["mask"].shape == (1, 32, 32) and s["color"].shape == (3, 32, 32)
+        assert s["mask"].shape == s["region"].shape == (1, 32, 32) and s["color"].shape == (3, 32, 32)
         assert all(t.dtype == torch.float32 for t in s.values())
     assert torch.equal(ds[3]["color"], ds[3]["color"])
     val = CorpusPairs(corpus, "val", size=32, **SPEC)
@@ -272,3 +272,56 @@ def test_near_duplicate_clusters_keep_the_train_copy_and_ignore_variants_of_one_
              {"source": "a", "group": "g4", "split": "train"}]
     drops = choose_drops(items, [(0, 1, 0), (1, 2, 3), (3, 4, 0)])
     assert drops == {0: (2, "across splits"), 1: (2, "across splits")}
+
+
+def _pair(fill=(200, 60, 40), size=64):
+    """A filled, outlined square on white and its line art."""
+    color = np.full((size, size, 3), 255, np.uint8)
+    color[16:48, 16:48] = fill
+    line = np.full((size, size), 255, np.uint8)
+    line[16:48, 16:18] = line[16:48, 46:48] = line[16:18, 16:48] = line[46:48, 16:48] = 0
+    color[line == 0] = 0
+    return color, line
+
+
+def test_pair_checks_name_each_way_a_pair_teaches_the_wrong_thing():
+    from irodori.data.sources.quality import check_pair
+    color, line = _pair()
+    assert check_pair(color, line) is None and check_pair(color, None) is None
+    assert check_pair(color, np.full_like(line, 255)) == "empty line art"
+    ghost = line.copy()
+    ghost[4:12, 4:60] = 0  # ink where the colour image is paper white
+    ghost[52:60, 4:60] = 0
+    assert check_pair(color, ghost) == "ink on white"
+    assert check_pair(_pair(fill=(128, 128, 128))[0], line) == "colourless"
+    panel = np.zeros((64, 64, 3), np.uint8)
+    panel[20:44, 20:44] = (230, 200, 40)  # a yellow flower on a black panel filling the image
+    assert check_pair(panel, None) == "black background"
+
+
+def test_cleaning_excludes_bad_pairs_and_drops_drawings_that_share_their_line_art(tmp_path):
+    red, line = _pair((200, 60, 40))
+    blue, _ = _pair((40, 60, 200))
+    grey, _ = _pair((128, 128, 128))
+    _write_source(tmp_path, "openclipart", {"red": red, "grey": grey}, "train")
+    _write_source(tmp_path, "dicebear", {"blue": blue}, "test")
+    for name in ("red", "grey"):  # every pair shares one line art (the helper writes the colour's min)
+        Image.fromarray(line).save(tmp_path / "openclipart" / "black" / f"{name}.png")
+    Image.fromarray(line).save(tmp_path / "dicebear" / "black" / "blue.png")
+    summary = dedupe_corpus(tmp_path)
+    oc = json.loads((tmp_path / "openclipart" / "manifest.json").read_text())["files"]
+    db = json.loads((tmp_path / "dicebear" / "manifest.json").read_text())["files"]
+    assert oc["grey"]["excluded"] == "colourless" and "duplicate_of" not in oc["red"]
+    assert db["blue"]["duplicate_of"] == "openclipart/red"  # another colouring of a training drawing
+    assert summary["total"] == {"train": 1, "val": 0, "test": 0}
+    assert [e["file"] for e in summary["excluded"]["files"]] == ["openclipart/grey"]
+    assert CorpusPairs(tmp_path, "train", size=32, **SPEC).items == [("openclipart", "red")]
+
+
+def test_a_portraits_moods_and_numbered_variants_share_one_split_group():
+    from irodori.data.sources.portraits import character_group
+    assert character_group("wesnoth", "haldric-annoyed") == character_group("wesnoth", "Haldric-surprised")
+    assert character_group("wesnoth", "kai_krellis2") == "wesnoth/kai_krellis"
+    assert character_group("naev", "dv_civilian_f1") == character_group("naev", "dv_civilian_f11")
+    assert character_group("naev", "dv_civilian_m1") != character_group("naev", "dv_civilian_f1")
+    assert character_group("naev", "2") == "naev/2"

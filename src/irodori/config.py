@@ -31,6 +31,7 @@ PRESETS: dict[str, str] = {
     "demo-alacgan": "demo-alacgan.yaml",
     "demo-256": "demo-256.yaml",
     "demo-256-no-attention": "demo-256-no-attention.yaml",
+    "demo-256-cpu": "demo-256-cpu.yaml",
     "tiny": "tiny.yaml",
 }
 
@@ -117,6 +118,9 @@ class LossConfig:
     lambda_hint: float = 0.0
     #: Weight of the adversarial term in G's objective (AlacGAN weighs its WGAN term down).
     lambda_adv: float = 1.0
+    #: Extra L1 over the ground-truth regions that region hints were drawn from (not in the paper; teaches the
+    #: network to spread a hint over its region; needs data.scribble_prob > 0).
+    lambda_region: float = 0.0
     #: Gradient-penalty weight (adversarial == "wgan-gp" only).
     lambda_gp: float = 10.0
     perceptual: Perceptual = "vgg19"
@@ -145,6 +149,9 @@ class DataConfig:
     #: Corpus (``data.dataset: corpus``): source name -> sampling weight; empty = every present source,
     #: weighted by its number of images (see :class:`irodori.data.corpus.CorpusPairs`).
     sources: dict = field(default_factory=dict)
+    #: Corpus and OpenMoji: the training crop's side as a fraction of the image's short side, (low, high),
+    #: resized to ``size`` (e.g. (0.5, 0.75) of a 256 px corpus at size 160: 128-192 px crops, near 1:1).
+    crop_scale: tuple[float, ...] = (0.75, 1.0)
     num_workers: int = 2
 
     def __post_init__(self):
@@ -159,6 +166,8 @@ class DataConfig:
                 raise ConfigError(f"data.{name} must lie in [0, 1], got {v}")
         if self.hint_max_size < 1:
             raise ConfigError("data.hint_max_size must be >= 1")
+        if len(self.crop_scale) != 2 or not 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1:
+            raise ConfigError(f"data.crop_scale must be (low, high) with 0 < low <= high <= 1, got {self.crop_scale}")
         bad = {k: v for k, v in dict(self.sources).items()
                if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0}
         if bad or (self.sources and not any(v > 0 for v in dict(self.sources).values())):

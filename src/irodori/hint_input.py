@@ -67,6 +67,12 @@ class HintLayer:
         return int(self.mask.sum())
 
 
+def layer_from_floats(rgb: np.ndarray, mask: np.ndarray) -> HintLayer:
+    """A hint layer from float arrays (``H×W×3`` colors in [0, 1], ``H×W`` mask, hinted where > 0.5),
+    colors rounded to the nearest 8-bit level: how evaluations and benchmarks hand hints to the pipeline."""
+    return HintLayer((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), np.asarray(mask) > 0.5)
+
+
 def default_hint_size(height: int, width: int) -> int:
     """A dot about as large, relative to the image, as the paper's 1-8 px patches at 512 px."""
     return max(3, round(max(height, width) / 96))

@@ -159,7 +159,10 @@ class Colorizer:
 
     @property
     def native_size(self) -> int:
-        return self.config.data.size
+        """The working long side when none is asked for: the scale the model's drawings were trained at,
+        recorded in its release (``native_size``; a stage trained on crops keeps its drawings' scale),
+        else its training size."""
+        return int(self.meta.get("native_size") or self.config.data.size)
 
     @torch.inference_mode()
     def __call__(self, lineart, hints=None, *, resolution: int | None = None, flats: str = "regions",

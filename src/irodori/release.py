@@ -58,14 +58,20 @@ def load_run_generator(run_dir: str | Path, device: str | torch.device = "cpu") 
     return cfg, G.to(device).eval().requires_grad_(False), {"step": state["step"], "source": str(latest)}
 
 
-def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False) -> tuple[Path, int]:
-    """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step)."""
+def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False,
+                   native_size: int | None = None) -> tuple[Path, int]:
+    """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step).
+
+    ``native_size``: the working long side the pipeline uses by default (the scale of the drawings the
+    model was trained on); default the run's ``data.size``. A stage trained on crops of larger drawings
+    (``data.crop_scale`` < 1) keeps the scale of those drawings, not of its crops."""
     state, latest = newest_checkpoint(run_dir)
     cfg = config_from_dict(state["config"])
     step = int(state["step"])
     lineage = with_steps(state.get("lineage") or [new_stage(cfg)], step)
     path = save_release(state["G_ema"], cfg, out, fp16=fp16, step=step, source=latest.name,
-                        irodori=state.get("irodori", ""), lineage=lineage)
+                        irodori=state.get("irodori", ""), lineage=lineage,
+                        native_size=int(native_size or cfg.data.size))
     return path, step
 
 

@@ -28,7 +28,8 @@ def run(args) -> int:
     if args.model.lower().endswith(".onnx"):
         raise ConfigError(f"--model {args.model} is already an ONNX model")
     col = Colorizer.from_pretrained(args.model)
-    metadata = {"source": args.model, **{k: str(col.meta[k]) for k in ("step",) if k in col.meta}}
+    metadata = {"source": args.model, "native_size": str(col.native_size),
+                **{k: str(col.meta[k]) for k in ("step",) if k in col.meta}}
     if args.int8:
         import tempfile
         from pathlib import Path

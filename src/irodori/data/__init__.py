@@ -70,9 +70,10 @@ def build_dataset(cfg: DataConfig, split: str | None = None, seed: int = 0) -> D
     if cfg.dataset == "folder":
         return IllustrationFolder(cfg.root, split=split, **spec)
     if cfg.dataset == "openmoji":
-        return OpenMojiPairs(cfg.root, split, extract_prob=cfg.extract_prob, **spec)
+        return OpenMojiPairs(cfg.root, split, extract_prob=cfg.extract_prob, crop_scale=cfg.crop_scale, **spec)
     if cfg.dataset == "danbooru":
         return Danbooru2019(cfg.root, cfg.metadata or None, split, **spec)
     if cfg.dataset == "corpus":
-        return CorpusPairs(cfg.root, split, sources=dict(cfg.sources), extract_prob=cfg.extract_prob, **spec)
+        return CorpusPairs(cfg.root, split, sources=dict(cfg.sources), extract_prob=cfg.extract_prob,
+                           crop_scale=cfg.crop_scale, **spec)
     raise ConfigError(f"unknown data.dataset {cfg.dataset!r}")

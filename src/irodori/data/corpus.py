@@ -2,7 +2,7 @@
 
 ``root`` holds one folder per source (``openmoji``, ``openclipart``, ``dicebear``, ``wesnoth``,
 ``naev``; any folder with a ``manifest.json`` counts), each with ``color/``, a ``manifest.json`` and,
-for sources with real line art, ``black/``. Files marked ``duplicate_of`` are skipped.
+for sources with real line art, ``black/``. Files marked ``duplicate_of`` or ``excluded`` are skipped.
 
 Sampling: in the ``train`` split (and ``all``) item ``i`` draws its source from ``weights`` (source
 name -> weight; empty: every present source, weighted by its number of files) and then a file of that
@@ -25,7 +25,7 @@ import numpy as np
 from irodori.data.datasets import SampleDataset
 from irodori.data.geometry import random_scaled_crop
 from irodori.data.sample import make_sample
-from irodori.data.splits import check_split
+from irodori.data.splits import check_split, is_kept
 from irodori.data.imageio import load_grey, load_rgb
 from irodori.errors import ConfigError, InputError
 
@@ -39,7 +39,7 @@ def read_corpus(root: Path, split: str) -> dict[str, tuple[list[str], bool]]:
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{sub / 'manifest.json'} is not a corpus manifest ({exc})") from None
         names = sorted(n for n, r in files.items()
-                       if "duplicate_of" not in r and (split == "all" or r.get("split") == split))
+                       if is_kept(r) and (split == "all" or r.get("split") == split))
         found[sub.name] = (names, (sub / "black").is_dir())
     return found
 

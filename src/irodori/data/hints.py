@@ -269,7 +269,7 @@ def sample_region_ratio(rng: np.random.Generator, p_none: float = 0.1, p_all: fl
 
 def simulate_region_hints(image: np.ndarray, rng: np.random.Generator, ratio: float | None = None,
                           grid: int = 64, dot_prob: float = 0.25, min_cells: int = 3,
-                          layout: str = "hwc") -> tuple[np.ndarray, np.ndarray]:
+                          layout: str = "hwc", with_regions: bool = False) -> tuple[np.ndarray, ...]:
     """Hint-AUC style region hints for ``image`` (``H×W×3`` RGB): ``(hint_rgb, mask)``.
 
     The image's regions (:func:`segment_colors` on a ``grid×grid`` grid; regions under ``min_cells``
@@ -278,7 +278,9 @@ def simulate_region_hints(image: np.ndarray, rng: np.random.Generator, ratio: fl
     of their skeleton (:func:`thin_regions`, :func:`longest_path`) or, for the whole call with
     probability ``dot_prob``, one cell at their most interior point, in the region's mean color.
     The grid is upsampled nearest to ``H×W``: strokes are ``H/grid`` px thick and may spill a few px
-    over lines, as in the protocol. ``layout`` as in :func:`paint_patches`.
+    over lines, as in the protocol. ``layout`` as in :func:`paint_patches`. ``with_regions``: also
+    return the hinted regions, the ``H×W float32`` {0, 1} mask of every chosen region (upsampled
+    nearest like the hints), which the region loss (:func:`irodori.losses.region_l1_loss`) reads.
     """
     h, w = image.shape[:2]
     hint, mask = _empty_hints(h, w, layout)
@@ -290,7 +292,7 @@ def simulate_region_hints(image: np.ndarray, rng: np.random.Generator, ratio: fl
     regions = [r for r in np.argsort(-sizes, kind="stable") if r > 0 and sizes[r] >= min_cells]
     n = max(1, round(ratio * len(regions))) if ratio > 0 and regions else 0
     if n == 0:
-        return hint, mask
+        return (hint, mask, np.zeros((h, w), np.float32)) if with_regions else (hint, mask)
     chosen = np.array(regions[:n])
     means = np.stack([np.bincount(labels.ravel(), small[..., c].ravel(), len(sizes)) for c in range(3)], 1)
     means /= np.maximum(sizes, 1)[:, None]
@@ -310,7 +312,10 @@ def simulate_region_hints(image: np.ndarray, rng: np.random.Generator, ratio: fl
     else:
         hint[up] = rgb[up]
     mask[up] = 1.0
-    return hint, mask
+    if not with_regions:
+        return hint, mask
+    region = cv2.resize(keep[labels].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    return hint, mask, region.astype(np.float32)
 
 
 def _region_cells(labels: np.ndarray, keep: np.ndarray, rng: np.random.Generator,

@@ -42,7 +42,8 @@ def make_sample(color: np.ndarray, rng: np.random.Generator, spec: SampleSpec,
     probability ``spec.line_aug``); otherwise it is extracted from ``color`` by the mixture. Hints
     are region scribbles or dots (:func:`simulate_region_hints`) with probability ``spec.scribble_prob``,
     else the paper's patches (and, with probability ``spec.stroke_prob``, strokes on top). The color
-    target is ``color`` itself, untouched. Each probability that is 0 draws nothing from ``rng``, so
+    target is ``color`` itself, untouched; ``region`` marks the ground-truth regions that region hints were
+    drawn from (all zero for patches). Each probability that is 0 draws nothing from ``rng``, so
     specs without these options give the same samples as before they existed.
     """
     if line is None:
@@ -52,8 +53,9 @@ def make_sample(color: np.ndarray, rng: np.random.Generator, spec: SampleSpec,
         line_t = unit_to_tensor(augment_lines(line, rng), inplace=True)
     else:
         line_t = unit_to_tensor(line)
+    region = None
     if spec.scribble_prob > 0 and rng.random() < spec.scribble_prob:
-        hint, mask = simulate_region_hints(color, rng, layout="chw_signed")
+        hint, mask, region = simulate_region_hints(color, rng, layout="chw_signed", with_regions=True)
     else:
         hint, mask = simulate_hints(color, rng, spec.hint_p, spec.hint_max_size, layout="chw_signed")
         if spec.stroke_prob > 0 and rng.random() < spec.stroke_prob:
@@ -63,4 +65,6 @@ def make_sample(color: np.ndarray, rng: np.random.Generator, spec: SampleSpec,
         "hint": torch.from_numpy(hint),
         "mask": torch.from_numpy(mask[None]),
         "color": rgb_to_tensor(color),
+        # The ground-truth regions the hints were drawn from (region hints only; none for patches).
+        "region": torch.from_numpy(region[None] if region is not None else np.zeros_like(mask)[None]),
     }

@@ -19,6 +19,13 @@ def hash_split(key: str, buckets: int = 10) -> str:
     return "test" if bucket == 0 else "val" if bucket == 1 else "train"
 
 
+def is_kept(record: dict) -> bool:
+    """Whether a corpus manifest's file record is used at all: not a near-duplicate of another file
+    (``duplicate_of``) and not a pair that teaches the wrong thing (``excluded``; see
+    :mod:`irodori.data.sources.quality`). Both are marked by ``irodori prepare all``."""
+    return "duplicate_of" not in record and "excluded" not in record
+
+
 def check_split(split: str) -> str:
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")

@@ -24,6 +24,7 @@ import torch
 
 from irodori.data.hints import paint_patches, sample_hint_patches
 from irodori.data.imageio import load_grey, load_rgb, model_inputs, output_colors
+from irodori.data.splits import is_kept
 from irodori.errors import InputError
 from irodori.eval.fid import FID
 from irodori.eval.metrics import METRICS
@@ -43,8 +44,9 @@ class EvalItem:
 
 def split_names(files: dict, split: str, limit: int | None = None) -> list[str]:
     """A split's names in a prepared manifest, in name order, leaving out near-duplicates of other files
-    (``duplicate_of``, marked by ``irodori prepare all``): a test drawing whose twin is in train is no test."""
-    return sorted(n for n, rec in files.items() if rec["split"] == split and "duplicate_of" not in rec)[:limit]
+    (``duplicate_of``: a test drawing whose twin is in train is no test) and excluded pairs (``excluded``),
+    both marked by ``irodori prepare all`` (:func:`irodori.data.splits.is_kept`)."""
+    return sorted(n for n, rec in files.items() if rec["split"] == split and is_kept(rec))[:limit]
 
 
 def dataset_key(root: str | Path, split: str, size: int, limit: int | None = None) -> dict:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from irodori.eval.color import delta_e76
+from irodori.eval.color import delta_e76, srgb_to_lab
 
 #: Pixels darker than this in the line art are "on a line".
 LINE_THRESHOLD = 0.5
@@ -136,6 +136,27 @@ def region_bleed(output, truth, line, hint, mask):
     if not sel.any():
         return float("nan")
     return float((delta_e76(output[sel], np.ones(3)) > REGION_DE).mean())
+
+
+#: A truth pixel this close to white (every channel) may be the page around the figure.
+PAPER_LEVEL = 0.94
+
+
+def figure_mask(truth: np.ndarray) -> np.ndarray:
+    """The figure: every pixel but the page around it, i.e. the near-white truth pixels (all channels
+    ≥ ``PAPER_LEVEL``) 4-connected to the image border. A painting with no white border is all figure."""
+    paper = (truth >= PAPER_LEVEL).all(axis=-1).astype(np.uint8)
+    n, labels = cv2.connectedComponents(paper, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outer = np.isin(labels, border[border > 0])
+    return ~outer
+
+
+def figure_lightness(image: np.ndarray, figure: np.ndarray) -> float:
+    """Mean CIELAB lightness L*/100 (0 black .. 1 white) of ``image`` over the ``figure`` mask; NaN if empty."""
+    if not figure.any():
+        return float("nan")
+    return float(srgb_to_lab(image[figure])[..., 0].mean() / 100)
 
 
 METRICS = {"psnr": psnr, "ssim": ssim, "hint_de": hint_delta_e, "bleeding": color_bleeding,

@@ -33,7 +33,7 @@ from irodori.data.imageio import load_grey, load_rgb
 from irodori.data.lineart import XDoGParams, luma, xdog
 from irodori.errors import ConfigError, InputError
 from irodori.eval.evaluate import split_names
-from irodori.eval.metrics import METRICS, line_regions
+from irodori.eval.metrics import METRICS, figure_lightness, figure_mask, line_regions
 from irodori.eval.regionhints import closed_region_dots
 
 ALPHAS = (0.0, 0.01, 0.03, 0.05, 0.10, 0.25, 0.50, 1.0)
@@ -93,10 +93,18 @@ def _add(sums: dict, key, scores: dict) -> None:
         acc[k] = acc.get(k, 0.0) + float(v)
 
 
+def blank_page(line: np.ndarray, hint: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A reference that paints nothing: a white page (what a no-hint guess has to beat)."""
+    return np.ones((*line.shape, 3), np.float32)
+
+
 def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_type: str = "scribble",
                       alphas=ALPHAS, oracle: bool = True, region_metrics: bool = True, progress=None) -> dict:
     """Per-ratio mean PSNR/SSIM and their Hint-AUC for every method (and the oracle), plus mean
-    ``region_fill``/``bleed`` per method. ``progress``: called with each drawing's index when done."""
+    ``region_fill``/``bleed`` per method and, at α = 0 (no hints), the mean lightness of each method's
+    figure (``lightness``, :func:`~irodori.eval.metrics.figure_lightness` over the ground truth's
+    :func:`~irodori.eval.metrics.figure_mask`) beside the truth's (``truth_lightness``).
+    ``progress``: called with each drawing's index when done."""
     hintauc = require_hintauc()
     if hint_type not in HINT_TYPES:
         raise ConfigError(f"hint type must be one of {', '.join(HINT_TYPES)}, got {hint_type!r}")
@@ -104,8 +112,11 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
     ev = hintauc.Evaluator(metrics=("psnr", "ssim"))
     sums: dict = {}
     regions: dict = {name: {"region_fill": [], "bleed": []} for name in methods}
+    light: dict = {name: [] for name in ["truth", *methods]}
     for i, d in enumerate(drawings):
         h, w = d.line.shape
+        figure = figure_mask(d.truth)
+        light["truth"].append(figure_lightness(d.truth, figure))
         truth8, line8 = _to8(d.truth), _to8(d.line)
         hints = hintauc.generate_hints(truth8[..., ::-1], size=HINT_MAP_SIZE, path_method="geodesic")
         for a in alphas:
@@ -113,7 +124,10 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
             hint = color_bgr[..., ::-1].astype(np.float32) / 255
             mask = (mask8 > 0).astype(np.float32)
             for name, fn in methods.items():
-                _add(sums, (name, a), ev(_to8(fn(d.line, hint, mask)), truth8))
+                out = fn(d.line, hint, mask)
+                _add(sums, (name, a), ev(_to8(out), truth8))
+                if a == 0:
+                    light[name].append(figure_lightness(out, figure))
             if oracle:
                 _add(sums, (ORACLE, a), ev(_oracle(hintauc, hints, line8, truth8[..., ::-1].copy(), color_bgr,
                                                    mask8), truth8))
@@ -129,16 +143,23 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
     names = [*methods, *([ORACLE] if oracle else [])]
     result = {"hint_type": hint_type, "alphas": alphas, "images": n, "hint_map_size": HINT_MAP_SIZE,
               "path_method": "geodesic", "tie_break": "stable", "hintauc": hintauc.__version__,
-              "metric_backend": ev.backend(), "methods": {}}
+              "metric_backend": ev.backend(), "truth_lightness": _nanmean(light["truth"]), "methods": {}}
     for name in names:
         per_alpha = {a: {k: v / n for k, v in sums[(name, a)].items()} for a in alphas}
         entry = {"per_alpha": per_alpha, "hint_auc": hintauc.hint_auc_table(per_alpha)}
+        if light.get(name):
+            entry["lightness"] = _nanmean(light[name])
         if region_metrics and name in regions:
             for m, vals in regions[name].items():
                 vals = [v for v in vals if not math.isnan(v)]
                 entry[m] = float(np.mean(vals)) if vals else float("nan")
         result["methods"][name] = entry
     return result
+
+
+def _nanmean(values: list[float]) -> float:
+    vals = [v for v in values if not math.isnan(v)]
+    return float(np.mean(vals)) if vals else float("nan")
 
 
 def plot_curves(result: dict, path, metrics=("psnr", "ssim")) -> None:

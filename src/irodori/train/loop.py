@@ -115,7 +115,9 @@ def micro_step(G_train: nn.Module, D_train: nn.Module, D: nn.Module, batch: dict
         g_loss, g_terms = generator_objective(
             feats_fake, feats_real, fake.float(), real, adversarial=loss_cfg.adversarial,
             lambda_fm=loss_cfg.lambda_fm, lambda_perc=loss_cfg.lambda_perc, lambda_l1=loss_cfg.lambda_l1, vgg=vgg,
-            lambda_adv=loss_cfg.lambda_adv, lambda_hint=loss_cfg.lambda_hint, mask=mask)
+            lambda_adv=loss_cfg.lambda_adv, lambda_hint=loss_cfg.lambda_hint, mask=mask,
+            lambda_region=loss_cfg.lambda_region,
+            region=batch["region"].to(device).float() if loss_cfg.lambda_region else None)
         D.requires_grad_(True)
     (g_loss * scale).backward()
     n = line.shape[0]

@@ -13,13 +13,15 @@ import os
 from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from irodori.atomic import atomic_write_text
 from irodori.data.openmoji import prepare_openmoji
 from irodori.data.sources.common import SPLIT_NAMES, SourceResult, count_splits, read_manifest
-from irodori.data.sources.dedup import choose_drops, close_pairs, dhash, hamming, load_grey, thumbnail
+from irodori.data.sources.dedup import choose_drops, close_pairs, dhash, load_grey, thumbnail
 from irodori.data.sources.dicebear import prepare_dicebear
+from irodori.data.sources.quality import check_pair
 from irodori.data.sources.openclipart import prepare_openclipart
 from irodori.data.sources.portraits import prepare_portraits
 from irodori.errors import PrepareError
@@ -71,30 +73,59 @@ def prepare_all(out: str | os.PathLike, *, size: int = 256, source=None, limits:
     return dedupe_corpus(out)
 
 
+def _mark_excluded(out: Path, items: list[dict], colors: list, lines: list) -> list[dict]:
+    """Mark every pair :func:`.quality.check_pair` rejects with ``excluded``; returns what it excluded."""
+    excluded = []
+    for it, color, line in zip(items, colors, lines):
+        reason = "unreadable" if color is None else check_pair(color, line)
+        if reason:
+            it["record"]["excluded"] = reason
+            excluded.append({"file": f"{it['source']}/{it['name']}", "split": it["split"], "reason": reason})
+    return excluded
+
+
+def _confirmed_pairs(images: list, max_distance: int, max_mad: float) -> list[tuple[int, int, int]]:
+    """Near-duplicate pairs among ``images`` (None = absent): dHash within ``max_distance`` bits, confirmed
+    by 32×32 thumbnails closer than ``max_mad`` grey levels."""
+    hashes = np.array([dhash(im) if im is not None else 0 for im in images], dtype=np.uint64)
+    thumbs = [thumbnail(im) if im is not None else None for im in images]
+    return [(i, j, d) for i, j, d in close_pairs(hashes, max_distance)
+            if thumbs[i] is not None and thumbs[j] is not None
+            and float(np.abs(thumbs[i] - thumbs[j]).mean()) < max_mad]
+
+
 def dedupe_corpus(out: str | os.PathLike, max_distance: int = MAX_DISTANCE, max_mad: float = MAX_MAD) -> dict:
-    """Mark near-duplicate colour images (see :mod:`.dedup`) in the manifests under ``out`` and write
-    ``out/corpus.json`` with the counts per source and split and the dropped files."""
+    """Clean the corpus under ``out``: mark pairs that teach the wrong thing ``excluded``
+    (:mod:`.quality`), then near-duplicates among the rest ``duplicate_of`` (:mod:`.dedup`), judged on the
+    colour images and, where both files have one, on the line art too (two drawings with one line art
+    and two colourings are one drawing); write the manifests and ``out/corpus.json``."""
     out = Path(out)
     manifests = {n: m for n in SOURCE_NAMES if (m := read_manifest(out / n)) is not None}
     items = []
     for name, m in manifests.items():
         for fname, rec in sorted(m["files"].items()):
             rec.pop("duplicate_of", None)
-            items.append({"source": name, "name": fname, "group": rec.get("group", fname), "split": rec["split"]})
-    images = load_grey([out / it["source"] / "color" / f"{it['name']}.png" for it in items])
-    hashes = np.array([dhash(im) if im is not None else 0 for im in images], dtype=np.uint64)
-    thumbs = [thumbnail(im) if im is not None else None for im in images]
-    confirmed = [(i, j, d) for i, j, d in close_pairs(hashes, max_distance)
-                 if thumbs[i] is not None and thumbs[j] is not None
-                 and float(np.abs(thumbs[i] - thumbs[j]).mean()) < max_mad]
-    drops = choose_drops(items, confirmed)
+            rec.pop("excluded", None)
+            items.append({"source": name, "name": fname, "group": rec.get("group", fname), "split": rec["split"],
+                          "record": rec})
+    colors = [_read_rgb(out / it["source"] / "color" / f"{it['name']}.png") for it in items]
+    lines = load_grey([out / it["source"] / "black" / f"{it['name']}.png" for it in items])
+    excluded = _mark_excluded(out, items, colors, lines)
+    kept = [i for i, it in enumerate(items) if "excluded" not in it["record"]]
+    grey = [cv2.cvtColor(colors[i], cv2.COLOR_RGB2GRAY) for i in kept]
+    pairs = {(i, j): d for i, j, d in _confirmed_pairs(grey, max_distance, max_mad)}
+    for (i, j), d in {(i, j): d for i, j, d in _confirmed_pairs([lines[k] for k in kept], max_distance,
+                                                                max_mad)}.items():
+        pairs.setdefault((i, j), d)
+    sub = [items[k] for k in kept]
+    drops = choose_drops(sub, [(i, j, d) for (i, j), d in sorted(pairs.items())])
     dropped = []
     for i, (k, reason) in sorted(drops.items()):
-        it, kept = items[i], items[k]
-        ref = f"{kept['source']}/{kept['name']}"
-        manifests[it["source"]]["files"][it["name"]]["duplicate_of"] = ref
+        it, keep = sub[i], sub[k]
+        ref = f"{keep['source']}/{keep['name']}"
+        it["record"]["duplicate_of"] = ref
         dropped.append({"dropped": f"{it['source']}/{it['name']}", "split": it["split"], "duplicate_of": ref,
-                        "kept_split": kept["split"], "distance": hamming(int(hashes[i]), int(hashes[k])),
+                        "kept_split": keep["split"], "distance": pairs.get((min(i, k), max(i, k))),
                         "reason": reason})
     counts = {}
     for name, m in manifests.items():
@@ -105,12 +136,19 @@ def dedupe_corpus(out: str | os.PathLike, max_distance: int = MAX_DISTANCE, max_
         "sources": counts,
         "total": {s: sum(c[s] for c in counts.values()) for s in SPLIT_NAMES},
         "licences": {n: m.get("licence", m.get("license", "?")) for n, m in manifests.items()},
-        "near_duplicates": {"hash": "dHash 64-bit of the drawn content (9x8 greyscale, area filter)",
+        "excluded": {"rules": "irodori.data.sources.quality", "files": excluded},
+        "near_duplicates": {"hash": "dHash 64-bit of the drawn content (9x8 greyscale, area filter), of the colour "
+                                    "image and of the line art where both files have one",
                             "max_distance": max_distance, "confirm": f"32x32 thumbnail mean abs diff < {max_mad}",
                             "dropped": dropped},
     }
     atomic_write_text(out / "corpus.json", json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     return summary
+
+
+def _read_rgb(path: Path) -> np.ndarray | None:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if bgr is None else np.ascontiguousarray(bgr[..., ::-1])
 
 
 __all__ = ["SOURCE_NAMES", "PrepareError", "SourceResult", "dedupe_corpus", "prepare_all", "prepare_source"]

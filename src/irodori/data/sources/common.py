@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from irodori.atomic import atomic_path, atomic_write_text
-from irodori.data.splits import hash_split
+from irodori.data.splits import hash_split, is_kept
 from irodori.errors import PrepareError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -156,7 +156,7 @@ def split_of(group: str) -> str:
 
 
 def count_splits(files: dict[str, dict]) -> dict[str, int]:
-    return {s: sum(1 for r in files.values() if r["split"] == s and "duplicate_of" not in r) for s in SPLIT_NAMES}
+    return {s: sum(1 for r in files.values() if r["split"] == s and is_kept(r)) for s in SPLIT_NAMES}
 
 
 def write_manifest(out: Path, source: str, licence: str, files: dict[str, dict], **extra) -> dict:

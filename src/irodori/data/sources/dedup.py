@@ -86,4 +86,5 @@ def choose_drops(items: list[dict], pairs: list[tuple[int, int, int]]) -> dict[i
 
 
 def load_grey(paths: list[Path]) -> list[np.ndarray | None]:
-    return [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+    """Each file as greyscale ``uint8``; None for a file that is missing (a source without line art) or unreadable."""
+    return [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) if p.is_file() else None for p in paths]

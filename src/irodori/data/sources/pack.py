@@ -24,6 +24,7 @@ from PIL import Image
 
 from irodori.atomic import atomic_write_bytes, atomic_write_text
 from irodori.data.sources.common import count_splits, read_manifest
+from irodori.data.splits import is_kept
 
 SHARES = {"openclipart": 0.3, "dicebear": 0.25, "wesnoth": 0.2, "openmoji": 0.15, "naev": 0.1}
 
@@ -83,7 +84,7 @@ def pack_corpus(corpus: Path, dest: Path, max_bytes: int, splits=("train", "val"
     docstring); returns the summary."""
     shares = dict(shares or SHARES)
     manifests = {n: m for n in shares if (m := read_manifest(corpus / n)) is not None}
-    queues = {n: _order([k for k, r in m["files"].items() if r["split"] in splits and "duplicate_of" not in r])
+    queues = {n: _order([k for k, r in m["files"].items() if r["split"] in splits and is_kept(r)])
               for n, m in manifests.items()}
     available = {n: len(q) for n, q in queues.items()}
     if dest.exists():

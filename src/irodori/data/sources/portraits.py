@@ -3,10 +3,12 @@
 - **wesnoth**: Battle for Wesnoth 1.16 unit portraits, ``*/images/portraits/**/*.png`` of the Debian
   packages in :data:`WESNOTH_PACKAGES` (data + official campaigns); GPL-2+ per
   ``usr/share/doc/wesnoth-1.16-data/copyright``. Portraits also shipped under ``transparent/`` are the
-  same painting: one group per file stem.
+  same painting, and a character's moods and ages are variants of it: one group per character
+  (:func:`character_group`: ``haldric-annoyed`` and ``haldric-surprised`` share one).
 - **naev**: Naev 0.8 character portraits, ``usr/share/naev/dat/gfx/portraits/**/*.png`` of ``naev-data``;
   each file's licence is read from the package's machine-readable ``copyright`` file (default GPL-3+);
-  placeholders (``none``, ``unknown``, ``news``, ``*placeholder*``) are left out.
+  placeholders (``none``, ``unknown``, ``news``, ``*placeholder*``) are left out. Numbered portraits of one
+  kind (``dv_civilian_f1`` .. ``f11``) share a painted body: one group per kind (:func:`character_group`).
 
 Transparent backgrounds are composited onto white; the long side is resized to ``size`` and padded
 to a square on white.
@@ -75,6 +77,13 @@ def licence_of(path: str, stanzas: list[tuple[list[str], str, str]]) -> tuple[st
 # Listing
 
 
+def character_group(source: str, stem: str) -> str:
+    """The split group of a portrait: its file stem, lower case, up to the first ``-`` (a mood, age or
+    costume) and without a trailing number (a numbered variant), so a character's variants share a split."""
+    base = re.sub(r"[0-9]+$", "", stem.lower().split("-", 1)[0]).rstrip("_") or stem.lower()
+    return f"{source}/{base}"
+
+
 def list_wesnoth(root: Path) -> dict[str, dict]:
     found = {}
     for path in sorted(root.rglob("*.png")):
@@ -84,7 +93,7 @@ def list_wesnoth(root: Path) -> dict[str, dict]:
         after = rel.split("/images/portraits/", 1)[1]
         where = rel.split("/images/portraits/", 1)[0].rsplit("/", 1)[-1]  # core or the campaign's folder
         name = f"{where}__" + re.sub(r"[^A-Za-z0-9_-]+", "_", after.removesuffix(".png"))
-        found[name] = {"path": str(path), "origin": rel, "group": f"wesnoth/{path.stem.lower()}",
+        found[name] = {"path": str(path), "origin": rel, "group": character_group("wesnoth", path.stem),
                        "licence": WESNOTH_LICENCE, "attribution": WESNOTH_ATTRIBUTION}
     return found
 
@@ -106,7 +115,7 @@ def list_naev(root: Path) -> dict[str, dict]:
         if not licence.startswith(("GPL", "CC", "PD")):
             continue
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", path.relative_to(portraits).as_posix().removesuffix(".png"))
-        found[name] = {"path": str(path), "origin": rel, "group": f"naev/{path.stem.lower()}", "licence": licence,
+        found[name] = {"path": str(path), "origin": rel, "group": character_group("naev", path.stem), "licence": licence,
                        "attribution": f"Naev (https://naev.org), {holder or 'Edgar Simo-Serra and others'}"}
     return found
 
