@@ -8,6 +8,7 @@ field's type, so a typo fails at start-up instead of being silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Literal, Mapping
 import yaml
 
 from irodori.errors import ConfigError
+from irodori.userfiles import read_text
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -305,9 +307,7 @@ def _deep_merge(base: dict, over: Mapping) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        data = yaml.safe_load(read_text(path, "config file", ConfigError))  # a FIFO or a device is refused
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if data is None:
@@ -322,7 +322,7 @@ def _raw(name_or_path: str, seen: tuple = ()) -> dict:
         raise ConfigError(f"preset inheritance loops through {name_or_path!r}")
     if name_or_path in PRESETS:
         path = CONFIG_DIR / PRESETS[name_or_path]
-    elif name_or_path.endswith((".yaml", ".yml")) or Path(name_or_path).is_file():
+    elif name_or_path.endswith((".yaml", ".yml")) or os.path.lexists(name_or_path):  # a device: refused by kind
         path = Path(name_or_path)
     else:
         raise ConfigError(f"unknown preset {name_or_path!r}; presets: {', '.join(PRESETS)} (or a path to a YAML file)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -66,7 +68,24 @@ def format_results(res: dict, metrics) -> list[str]:
     return rows
 
 
+def _check_data(data: str) -> None:
+    """``--data`` names a folder (a file, a FIFO or nothing is refused before the model is loaded)."""
+    from irodori.errors import InputError
+    from irodori.userfiles import kind, name_problem, shown
+
+    problem = name_problem(data) if data else "it is empty"
+    if problem:
+        raise InputError(f"--data {shown(data)}: {problem}")
+    try:
+        mode = os.stat(data).st_mode
+    except OSError as exc:
+        raise InputError(f"--data {shown(data)}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(mode):
+        raise InputError(f"--data {shown(data)} is {kind(mode)}; give the folder `irodori prepare` made")
+
+
 def run(args) -> int:
+    _check_data(args.data)
     if args.protocol == "hintauc":
         return _run_hintauc(args)
     from irodori.eval.evaluate import check_metrics, dataset_key, evaluate, load_openmoji_split
