@@ -225,3 +225,17 @@ def test_evaluate_with_a_file_as_data_is_one_line(tmp_path, capsys):
     assert main(["evaluate", "--data", str(tmp_path / "FILE"), "--split", "test"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("irodori evaluate: error: --data ") and "is a regular file" in err
+
+
+@pytest.mark.parametrize("value", ["1_024", "\u0661\u0660\u0662\u0664", "\uff16\uff14", " 64"])
+def test_a_number_option_that_is_not_plain_ascii_digits_is_refused(tmp_path, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["colorize", str(lineart(tmp_path / "in.png")), "-o", str(tmp_path / "o.png"), "--resolution", value])
+    assert exc.value.code == 2 and not (tmp_path / "o.png").exists()
+
+
+def test_a_hint_flag_with_underscores_or_other_digits_is_one_line(tmp_path, capsys):
+    for flag in ("1_0,5,#ff0000", "\uff11,5,#ff0000"):
+        code, _, err = colorize(capsys, lineart(tmp_path / "in.png"), "--hint", flag, "-o", tmp_path / "o.png")
+        assert code == 2
+        one_error_line(err, "must be a number")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,6 +332,27 @@ def _raw(name_or_path: str, seen: tuple = ()) -> dict:
     if base:
         data = _deep_merge(_raw(str(base), seen + (name_or_path,)), data)
     return data
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def whole_number(text: str) -> int:
+    """``text`` as an int when it is plain ASCII digits with an optional minus; ``ValueError`` otherwise. Python's
+    ``int`` also takes spaces around, ``1_024`` and other scripts' digits (``١٠٢٤``, ``１０２４``): a number a
+    user typed by mistake, or one crafted to pass one parser and not another, is refused instead."""
+    if not isinstance(text, str) or not _WHOLE.fullmatch(text) or len(text) > 30:
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
+
+
+def decimal_number(text: str) -> float:
+    """``text`` as a float when it is a plain ASCII decimal (``2``, ``-0.5``, ``1e3``); ``ValueError`` otherwise
+    (see :func:`whole_number`; ``nan`` and ``inf`` are refused too)."""
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text) or len(text) > 60:
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

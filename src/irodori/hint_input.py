@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from irodori.config import decimal_number, whole_number
 from irodori.data.imageio import open_image
 from irodori.errors import InputError, TooLarge, UnreadableImage
 from irodori.userfiles import read_bytes
@@ -147,7 +148,7 @@ def parse_hint_flag(text: str, height: int, width: int) -> Hint:
     entry: dict = {"color": parts[2]}
     for key, value in zip(("x", "y", "size"), parts[:2] + parts[3:]):
         try:
-            entry[key] = float(value) if key != "size" else int(value)
+            entry[key] = decimal_number(value) if key != "size" else whole_number(value)
         except ValueError:
             raise HintError(f"{where}: {key} must be a number, got {value!r}") from None
     return validate_hints([entry], height, width, where)[0]

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
+from irodori.config import whole_number
 from irodori.errors import ConfigError
 
 ENV_THREADS = "IRODORI_THREADS"
@@ -64,7 +65,7 @@ def parse_threads(value, what: str = "--threads") -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto", "0")):
         return None
     try:
-        n = int(value)
+        n = value if isinstance(value, int) and not isinstance(value, bool) else whole_number(value.strip())
     except (TypeError, ValueError):
         raise ConfigError(f"{what} must be a positive whole number or 'auto', got {value!r}") from None
     if n == 0:

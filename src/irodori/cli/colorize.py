@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from irodori.config import PRECISIONS, RESOLUTION_RANGE
+from irodori.config import PRECISIONS, RESOLUTION_RANGE, decimal_number, whole_number
 from irodori.errors import InputError, IrodoriError
 from irodori.flats import DEFAULT_SHADING, FLATS_MODES
 from irodori.regions import MAX_GAP_RANGE
@@ -73,7 +73,7 @@ def add_parser(sub) -> None:
 
 def _unit_float(text: str) -> float:
     try:
-        value = float(text)
+        value = decimal_number(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
     if not 0 <= value <= 1:
@@ -85,7 +85,7 @@ def _int_in(low: int, high: int):
     """An argparse type: a whole number in ``low..high``."""
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = whole_number(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number in {low}..{high}, got {text!r}") from None
         if not low <= value <= high:

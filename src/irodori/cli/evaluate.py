@@ -9,6 +9,8 @@ import stat
 import time
 from pathlib import Path
 
+from irodori.config import whole_number
+
 DEFAULT_METRICS = "psnr,ssim,hint_de,bleeding"
 
 
@@ -26,15 +28,15 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
     p.add_argument("--data", required=True, help="directory made by `irodori prepare openmoji`")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--hints-seed", type=int, default=0)
-    p.add_argument("--num-hints", type=int, default=8)
-    p.add_argument("--size", type=int, help="evaluation size (default: the model's training size)")
+    p.add_argument("--hints-seed", type=whole_number, default=0)
+    p.add_argument("--num-hints", type=whole_number, default=8)
+    p.add_argument("--size", type=whole_number, help="evaluation size (default: the model's training size)")
     p.add_argument("--metrics", default=DEFAULT_METRICS,
                    help="comma-separated names: psnr, ssim, hint_de, bleeding, fid")
     p.add_argument("--fid-extractor", default="auto",
                    help="FID features: inception-pytorch-fid (the standard network), inception-nsfwjs, or auto "
                         "(the first whose weights are on disk, standard first)")
-    p.add_argument("--limit", type=int, help="only the first N images (quick checks)")
+    p.add_argument("--limit", type=whole_number, help="only the first N images (quick checks)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--protocol", choices=("seeded", "hintauc"), default="seeded",
                    help="seeded: the paper-style patch hints above. hintauc: the public Hint-AUC protocol "
