@@ -149,3 +149,15 @@ def test_an_unexpected_error_is_a_500_with_the_security_headers(colorizer):
         r = c.get("/boom")
     assert r.status_code == 500 and r.headers["content-security-policy"] == PAGE_CSP
     assert "boom" not in r.text
+
+
+def test_freed_memory_goes_back_to_the_os_after_a_large_request_only(colorizer, monkeypatch):
+    from irodori.web import uploads
+
+    calls = []
+    monkeypatch.setattr(uploads, "release_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(uploads, "TRIM_PIXELS", 1000)
+    uploads.colorize_upload(colorizer, _png(48, 40), None, None, False, 10**6)  # 1920 px: over
+    assert calls == [1]
+    uploads.colorize_upload(colorizer, _png(30, 30), None, None, False, 10**6)  # 900 px: under
+    assert calls == [1]
