@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from irodori.atomic import atomic_write_files
 from irodori.cli import main
 from irodori.data.imageio import open_image, to_rgb_array
 from test_cli_colorize import colorize, lineart, one_error_line, tree
-
-tifffile = pytest.importorskip("tifffile")
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -81,7 +81,8 @@ def jpeg_with_exif(draw) -> bytes:
 @st.composite
 def tiff_image(draw) -> bytes:
     """A TIFF in one of many modes: grey, RGB or CMYK, 8-32 bit, int or float, with 0-2 extra samples."""
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
+
     photometric, channels = draw(st.sampled_from([("minisblack", 1), ("rgb", 3), ("separated", 4)]))
     extra = draw(st.lists(st.sampled_from(["assocalpha", "unassalpha", "unspecified"]), max_size=2, unique=True))
     dtype = draw(st.sampled_from([np.uint8, np.uint16, np.int16, np.float32]))
