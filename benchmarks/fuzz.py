@@ -3,7 +3,8 @@
 Starts the server in a subprocess on 127.0.0.1 (a tiny random model by default, ``--model demo`` for the
 bundled one), sends ``--inputs`` generated requests (mutated PNGs and JPEGs, garbage EXIF and PNG chunks,
 headers that claim huge sizes, hint JSON with bad numbers, deep nesting and huge areas, bad form fields,
-raw bodies with odd content types, spoofed Host and Origin headers) from ``--clients`` concurrent clients,
+raw bodies with odd content types, spoofed, duplicate and malformed Host and Origin headers, TIFFs in many
+modes and extra samples, hints with a byte-order mark) from ``--clients`` concurrent clients,
 and prints the answers per status code and per kind of input, and the server's resident memory before
 and after. Exits 1 if any answer is a 5xx other than 503, or if a request got no answer.
 
@@ -47,9 +48,38 @@ def png(rng: random.Random) -> bytes:
     return buf.getvalue()
 
 
+def tiff(rng: random.Random) -> bytes:
+    """A TIFF in one of many modes: greyscale or RGB or CMYK, 8 to 32 bits, int or float, with 0-2 extra samples
+    (associated or unassociated alpha, unspecified), contiguous or planar."""
+    import tifffile
+
+    photometric, channels = rng.choice([("minisblack", 1), ("miniswhite", 1), ("rgb", 3), ("separated", 4)])
+    extra = rng.sample(["assocalpha", "unassalpha", "unspecified"], rng.randint(0, 2)) if photometric != "miniswhite" else []
+    dtype = rng.choice([np.uint8, np.uint16, np.int16, np.float32, np.int32])
+    shape = (rng.randint(1, 64), rng.randint(1, 64), channels + len(extra))
+    data = np.random.default_rng(rng.randrange(2**32)).integers(0, 255, shape).astype(dtype)
+    planar = rng.random() < 0.3 and shape[2] > 1
+    buf = io.BytesIO()
+    try:
+        tifffile.imwrite(buf, np.moveaxis(data, 2, 0) if planar else data.squeeze(2) if shape[2] == 1 else data,
+                         photometric=photometric, planarconfig="separate" if planar else None,
+                         **({"extrasamples": extra} if extra else {}))
+    except ValueError:  # a combination tifffile itself does not write
+        return png(rng)
+    return buf.getvalue()
+
+
 def mutated_image(rng: random.Random) -> tuple[str, bytes]:
     data = png(rng)
-    how = rng.choice(["chunk", "flip", "truncate", "header", "jpeg-exif", "random", "idat"])
+    how = rng.choice(["chunk", "flip", "truncate", "header", "jpeg-exif", "random", "idat", "tiff", "tiff-flip"])
+    if how in ("tiff", "tiff-flip"):
+        data = tiff(rng)
+        if how == "tiff-flip":
+            out = bytearray(data)
+            for _ in range(rng.randint(1, 4)):
+                out[rng.randrange(len(out))] ^= rng.randint(1, 255)
+            data = bytes(out)
+        return how, data
     if how == "chunk":
         kind = rng.choice([b"eXIf", b"iCCP", b"zTXt", b"tEXt", b"IDAT", b"PLTE", b"tRNS", b"IHDR", b"acTL"])
         return how, data[:33] + chunk(kind, rng.randbytes(rng.randint(0, 64))) + data[33:]
@@ -82,7 +112,10 @@ def bad_number(rng: random.Random):
 
 
 def bad_hints(rng: random.Random) -> tuple[str, str | bytes]:
-    how = rng.choice(["number", "deep", "area", "keys", "color", "text", "image"])
+    how = rng.choice(["number", "deep", "area", "keys", "color", "text", "image", "bom"])
+    if how == "bom":  # a UTF-8 byte-order mark before good hints: accepted, as text or as a file
+        text = "\ufeff" + json.dumps([{"x": rng.randint(0, 40), "y": rng.randint(0, 40), "color": "#ff0000"}])
+        return how, text if rng.random() < 0.5 else text.encode("utf-8")
     if how == "number":
         key = rng.choice(["x", "y", "size"])
         entry = {"x": "5", "y": "5", "color": '"#ff0000"', "size": "4", key: bad_number(rng)}
@@ -121,9 +154,22 @@ def request(rng: random.Random, good: bytes) -> tuple[str, dict]:
         ctype = rng.choice(["multipart/form-data", "multipart/form-data; boundary=", "application/json",
                             "multipart/form-data; boundary=zz", "text/plain", "image/png"])
         return "raw", {"content": rng.randbytes(rng.randint(0, 2000)), "headers": {"content-type": ctype}}
-    how = rng.choice(["host", "origin", "raw-http"])
+    how = rng.choice(["host", "origin", "raw-http", "raw-host"])
+    if how == "raw-host":  # duplicate and odd Host and Origin headers, written as is
+        host, origin = rng.choice([
+            (b"Host: 127.0.0.1\r\nHost: evil.example", b""), (b"Host: localhost:1@evil.example", b""),
+            (b"Host: 127.0.0.1", b"Origin: http://evil.example\r\nOrigin: http://127.0.0.1"),
+            (b"Host: 127.0.0.1", b"Origin: https://127.0.0.1"), (b"Host: 127.0.0.1", b"Origin: ws://127.0.0.1"),
+            (b"Host: 127.0.0.1:80:80", b""), (b"Host: [::1", b""), (b"Host: 127.0.0.1 x", b""), (b"Host:", b""),
+            (b"Host: 127.0.0.1", b"Origin: null"), (b"Host: \xff\xfe", b"")])
+        return "headers/raw-host", {"raw": b"POST /api/colorize HTTP/1.1\r\n" + host + b"\r\n" + origin
+                                    + (b"\r\n" if origin else b"") + b"Content-Length: 0\r\n\r\n"}
     if how == "raw-http":  # what an HTTP client library refuses to send: written to the socket as is
         return "headers/raw-http", {"raw": rng.choice([
+            b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+            b"GET / HTTP/1.1\r\n\r\n",
             b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: not-a-number\r\n\r\n",
             b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999\r\n\r\nxx",
             b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
@@ -133,20 +179,22 @@ def request(rng: random.Random, good: bytes) -> tuple[str, dict]:
     return f"headers/{how}", {"files": files, "headers": headers}
 
 
-async def raw_http(base: str, data: bytes, timeout: float) -> int | None:
-    """Send ``data`` on a fresh connection; the status code answered, or None when the server just closes."""
+async def raw_http(base: str, data: bytes, timeout: float) -> tuple[int | None, bool]:
+    """Send ``data`` on a fresh connection; (the status code answered, or None when the server just closes;
+    whether the answer carries a Content-Security-Policy)."""
     host, port = base.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
         writer.write(data)
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
-    except (ConnectionError, asyncio.TimeoutError):
-        return None
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return None, True
     finally:
         writer.close()
-    parts = line.split()
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    parts = head.split(b"\r\n", 1)[0].split()
+    code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    return code, b"\r\ncontent-security-policy:" in head.lower()
 
 
 async def fuzz(base: str, args) -> tuple[Counter, dict, Counter]:
@@ -161,9 +209,10 @@ async def fuzz(base: str, args) -> tuple[Counter, dict, Counter]:
     async def client(http: httpx.AsyncClient):
         for kind, kwargs in queue:
             if "raw" in kwargs:
-                code = await raw_http(base, kwargs["raw"], args.timeout)
+                code, csp = await raw_http(base, kwargs["raw"], args.timeout)
                 by_status[code or "closed"] += 1
                 by_kind[kind][code or "closed"] += 1
+                lost["answers without CSP"] += not csp
                 continue
             try:
                 r = await http.post("/api/colorize", **kwargs)
@@ -172,6 +221,7 @@ async def fuzz(base: str, args) -> tuple[Counter, dict, Counter]:
                 continue
             by_status[r.status_code] += 1
             by_kind[kind][r.status_code] += 1
+            lost["answers without CSP"] += "content-security-policy" not in r.headers
 
     async with httpx.AsyncClient(base_url=base, timeout=args.timeout) as http:
         await asyncio.gather(*(client(http) for _ in range(args.clients)))
@@ -203,15 +253,16 @@ def main() -> int:
             print("first traceback in the server log:\n" + server_log[max(0, first - 300):first + 6000][-2500:])
 
     print(f"{args.inputs} generated inputs from {args.clients} clients in {elapsed:.1f} s (seed {args.seed})")
+    no_csp = lost.pop("answers without CSP", 0)
     print("status counts: " + ", ".join(f"{code}: {n}" for code, n in sorted(by_status.items(), key=str))
-          + f", no answer: {sum(lost.values())} {dict(lost) if lost else ''}")
+          + f", no answer: {sum(lost.values())} {dict(lost) if lost else ''}; answers without a CSP: {no_csp}")
     for kind in sorted(by_kind):
         print(f"  {kind:20s} " + ", ".join(f"{code}: {n}" for code, n in sorted(by_kind[kind].items(), key=str)))
     print(f"server memory: {before / 2**20:.0f} MiB before, {after / 2**20:.0f} MiB after; "
           f"tracebacks in the server log: {tracebacks}")
     server_errors = sum(n for code, n in by_status.items() if isinstance(code, int) and code >= 500 and code != 503)
-    print(f"status_500={server_errors} no_answer={sum(lost.values())} tracebacks={tracebacks}")
-    return 1 if server_errors or tracebacks else 0
+    print(f"status_500={server_errors} no_answer={sum(lost.values())} tracebacks={tracebacks} no_csp={no_csp}")
+    return 1 if server_errors or tracebacks or no_csp else 0
 
 
 if __name__ == "__main__":

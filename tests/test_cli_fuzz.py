@@ -10,6 +10,8 @@ import io
 import json
 import os
 import shutil
+import signal
+import stat
 import string
 import tempfile
 from pathlib import Path
@@ -24,6 +26,11 @@ from PIL import Image
 from irodori.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: Workspace entries created as FIFOs, not files (a read of one would block: the CLI must refuse it by kind).
+FIFO = b"<fifo>"
+LONG, LEGAL = "n" * 300, "m" * 251  # a name over NAME_MAX; a stem that makes a 255-byte name with ".png"
+#: Seconds any one invocation may take before it counts as a hang (SIGALRM interrupts a blocked open or read).
+HANG_SECONDS = 120
 # -o tokens replaced by the first input's path, or its hint sidecar's (a file input's; else the input folder).
 SAME_AS_INPUT, SIDECAR_OF_INPUT = "<the first input>", "<the first input's sidecar>"
 OUTSIDE = ("/dev/full", "/proc/irodori-fuzz.png", "/sys/irodori-fuzz.png", "/proc/irodori-fuzz")
@@ -61,6 +68,7 @@ hint_entry = st.fixed_dictionaries({
     optional={"size": st.one_of(st.integers(-2, 600), st.just("big"))})
 hint_file = st.one_of(
     st.binary(max_size=48),
+    st.builds(lambda v: b"\xef\xbb\xbf" + json.dumps(v).encode(), st.lists(hint_entry, max_size=2)),  # a BOM
     st.builds(lambda v: json.dumps(v).encode(), json_value),
     st.builds(lambda v: json.dumps(v).encode(), st.lists(hint_entry, max_size=3)),
     bad_image, good_image,
@@ -86,6 +94,9 @@ def workspaces(draw) -> dict[str, bytes]:
         stem = draw(st.sampled_from(["in/a", "in/x", "in/sub/x"]))
         files[stem + draw(st.sampled_from([".hints.json", ".hints.png"]))] = draw(hint_file)
     files["hints.json"] = draw(hint_file)
+    if draw(st.booleans()):  # names at and over the file system's limits, and FIFOs as inputs and outputs
+        files[f"in/{LEGAL}.png"] = draw(good_image)
+        files["fifo.png"] = files["fifo.json"] = files["in/fifo.png"] = FIFO
     return files
 
 
@@ -97,18 +108,22 @@ def _arguments(files: dict[str, bytes]) -> dict[str, tuple]:
     suffixes = one_of([".png", ".jpg", ".JPEG", ".webp", ".tif", ".bmp", "", "/"])
     return {
         "inputs": (st.one_of(st.just(["in"]), st.lists(one_of(images), min_size=1, max_size=2)),
-                   st.lists(one_of(["missing.png", "", "out", "/dev/null", "in/\x00.png", "file", "hints.json",
-                                    "in", *images]), min_size=1, max_size=3)),
-        "-o": (st.one_of(one_of(["out", "out/", "out/sub/deeper"]), st.builds(lambda s: "out/r" + s, suffixes)),
+                   st.lists(one_of(["missing.png", "", "out", "/dev/null", "/dev/zero", "in/\x00.png", "file",
+                                    "hints.json", "in", f"{LONG}.png", f"in/{LONG}.png", "fifo.png", *images]),
+                            min_size=1, max_size=3)),
+        "-o": (st.one_of(one_of(["out", "out/", "out/sub/deeper", f"out/{LEGAL}.png", f"out/{'s' * 246}.png"]),
+                         st.builds(lambda s: "out/r" + s, suffixes)),
                st.one_of(one_of([SAME_AS_INPUT, SIDECAR_OF_INPUT]),
                          one_of(["", " ", "in", "in/", "file/x.png", "file", "hints.json", "out/r.gif", "out/r.pdf",
-                                 "out/r.ico", "out/\x00.png", *OUTSIDE]))),
+                                 "out/r.ico", "out/\x00.png", f"out/{'c' * 252}.png", "e/" * 2500 + "x.png",
+                                 "fifo.png", "out/link-to-null.png", *OUTSIDE]))),
         "--resolution": (one_of(["16", "24", "32"]), one_of(["0", "15", "4097", "-8", "x", "1e3", ""])),
         "--shading": (one_of([None, "0", "0.5", "1"]), one_of(["-0.1", "1.5", "nan", "inf", "x"])),
         "--max-gap": (one_of([None, "0", "3", "64"]), one_of(["65", "-1", "2.5", "x"])),
         "--threads": (one_of([None, "1", "0", "auto"]), one_of(["-1", "1.5", "x", "99999", ""])),
         "--flats": (one_of([None, "regions", "hints-only", "model"]), one_of(["nope", ""])),
-        "--hints": (one_of([None, "hints.json"]), one_of(["missing.json", "in", "", "file", *images])),
+        "--hints": (one_of([None, "hints.json"]), one_of(["missing.json", "in", "", "file", "fifo.json", "/dev/null",
+                                                          "/dev/zero", f"{LONG}.json", *images])),
         "--hint": (st.lists(st.builds(lambda x, y: f"{x},{y},#3366cc,3", st.integers(0, 7), st.integers(0, 7)),
                             max_size=2),
                    st.lists(hint_flag, min_size=1, max_size=2)),
@@ -139,8 +154,28 @@ def invocations(draw, files: dict[str, bytes], may_be_odd: tuple[str, ...] | Non
     return argv
 
 
-def _snapshot(root: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
+def _snapshot(root: Path) -> dict[str, bytes | str | None]:
+    """Every entry under ``root``: a file's bytes, a FIFO or a link as its kind, a folder as None."""
+    def entry(p: Path):
+        if p.is_symlink():
+            return "link to " + os.readlink(p)
+        return p.read_bytes() if p.is_file() else "fifo" if p.is_fifo() else None
+    return {str(p.relative_to(root)): entry(p) for p in root.rglob("*")}
+
+
+def _create(work: Path, files: dict[str, bytes]) -> None:
+    for name, content in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        if content == FIFO:
+            os.mkfifo(work / name)
+        else:
+            (work / name).write_bytes(content)
+    (work / "out").mkdir(exist_ok=True)
+    os.symlink("/dev/null", work / "out" / "link-to-null.png")
+
+
+def _hang(signum, frame):
+    raise TimeoutError(f"an invocation ran over {HANG_SECONDS} s: a hang")
 
 
 @pytest.fixture(scope="module")
@@ -160,21 +195,24 @@ def shared_model():
 def _run_once(files: dict[str, bytes], data, capsys, may_be_odd: tuple[str, ...] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="irodori-fuzz-"))
     cwd, threads = os.getcwd(), torch.get_num_threads()
+    previous = signal.signal(signal.SIGALRM, _hang)
     try:
-        for name, content in files.items():
-            (work / name).parent.mkdir(parents=True, exist_ok=True)
-            (work / name).write_bytes(content)
+        _create(work, files)
         argv = data.draw(invocations(files, may_be_odd))
         before = _snapshot(work)
         os.chdir(work)
+        signal.alarm(HANG_SECONDS)
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse's refusal of an option value
             assert exc.code == 2, argv
             code = None
+        finally:
+            signal.alarm(0)
         stdout, stderr = capsys.readouterr()
         _check(work, before, argv, code, stdout, stderr)
     finally:
+        signal.signal(signal.SIGALRM, previous)
         os.chdir(cwd)
         torch.set_num_threads(threads)
         shutil.rmtree(work, ignore_errors=True)
@@ -185,17 +223,18 @@ def _check(work: Path, before: dict, argv: list[str], code, stdout: str, stderr:
     if code is not None:
         assert code in (0, 1, 2), (argv, code, stderr)
         for line in stderr.splitlines():
-            assert line.startswith("irodori colorize: "), (argv, stderr)
+            assert line.startswith(f"irodori {argv[0]}: "), (argv, stderr)
         if code == 2:
             assert stderr.strip(), argv
     after = _snapshot(work)
     for name, content in before.items():
         assert after.get(name, "gone") == content, (argv, f"{name} changed or vanished")
     for name in after.keys() - before.keys():
-        assert name == "out" or name.startswith("out/"), (argv, f"{name} written outside out/")
+        assert name.startswith("out/"), (argv, f"{name} written outside out/")
         assert not (Path(name).name.startswith(".") and name.endswith(".tmp")), (argv, f"temp {name} left")
     for path in OUTSIDE[1:]:
         assert not os.path.exists(path), (argv, path)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISCHR(os.stat("/dev/zero").st_mode), argv
 
 
 FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=200,
@@ -221,3 +260,48 @@ def test_odd_input_and_output_paths_never_replace_an_input_or_write_outside(shar
 def test_a_batch_with_a_corrupt_image_never_raises_or_writes_outside_its_output_folder(shared_model, capsys,
                                                                                        files, data):
     _run_once(files, data, capsys)
+
+
+#: The issue's reproducers (issue 27, F1 and F3-F8) as command lines in the fuzz workspace: each must end with
+#: exit 0 or one error line, in time, writing nothing outside out/.
+REPRODUCERS = [
+    ["colorize", "la.tif", "-o", "out/la.png"],
+    ["colorize", f"{LONG}.png", "-o", "out/x.png"],
+    ["colorize", "in/a.png", "-o", f"out/{'c' * 252}.png"],
+    ["colorize", "in/a.png", "-o", f"out/{'d' * 246}.png", "--layers"],
+    ["colorize", "in/a.png", "-o", "e/" * 2500 + "x.png"],
+    ["colorize", f"in/{LEGAL}.png", "-o", "out/f.png"],
+    ["colorize", "in/a.png", "-o", f"out/{LEGAL}.png"],
+    ["colorize", "in/a.png", "-o", "out/link-to-null.png"],
+    ["colorize", "in/a.png", "-o", "fifo.png"],
+    ["colorize", "fifo.png", "-o", "out/"],
+    ["colorize", "in/a.png", "--hints", "bom.json", "-o", "out/bom.png"],
+    ["colorize", "in/a.png", "--hints", "/dev/null", "-o", "out/n.png"],
+    ["colorize", "in/a.png", "--hints", "/dev/zero", "-o", "out/z.png"],
+    ["colorize", "in/a.png", "--hints", "fifo.json", "-o", "out/f.png"],
+    ["colorize", "in/a.png", "--resolution", "\uff16\uff14", "-o", "out/r.png"],
+    ["info", "--preset", "fifo.json"],
+]
+
+
+@pytest.mark.parametrize("argv", REPRODUCERS, ids=lambda argv: " ".join(argv)[:60])
+def test_every_reproducer_of_the_issue_ends_in_time_with_one_line_and_writes_only_its_outputs(shared_model, capsys,
+                                                                                             argv):
+    import tifffile
+
+    la = io.BytesIO()
+    tifffile.imwrite(la, np.full((32, 32, 2), 255, np.uint8), photometric="minisblack", extrasamples=["assocalpha"])
+    files = {"file": b"x", "in/a.png": GOOD[0], f"in/{LEGAL}.png": GOOD[0], f"{LONG[:200]}.png": GOOD[0],
+             "la.tif": la.getvalue(), "bom.json": b"\xef\xbb\xbf" + json.dumps([{"x": 2, "y": 2, "color": "#ff0000"}]).encode(),
+             "fifo.png": FIFO, "fifo.json": FIFO, "hints.json": b"[]"}
+    _run_once(files, FixedDraw(argv), capsys)
+
+
+class FixedDraw:
+    """Stands in for hypothesis' ``data``: hands back one fixed command line."""
+
+    def __init__(self, argv):
+        self.argv = argv
+
+    def draw(self, _strategy):
+        return self.argv

@@ -78,13 +78,33 @@ def jpeg_with_exif(draw) -> bytes:
     return buf.getvalue()
 
 
-image_bytes = st.one_of(mutated_png(), jpeg_with_exif(), st.binary(max_size=200), small_png)
+@st.composite
+def tiff_image(draw) -> bytes:
+    """A TIFF in one of many modes: grey, RGB or CMYK, 8-32 bit, int or float, with 0-2 extra samples."""
+    import tifffile
+
+    photometric, channels = draw(st.sampled_from([("minisblack", 1), ("rgb", 3), ("separated", 4)]))
+    extra = draw(st.lists(st.sampled_from(["assocalpha", "unassalpha", "unspecified"]), max_size=2, unique=True))
+    dtype = draw(st.sampled_from([np.uint8, np.uint16, np.int16, np.float32]))
+    shape = (draw(st.integers(1, 32)), draw(st.integers(1, 32)), channels + len(extra))
+    data = np.full(shape, draw(st.integers(0, 255)), dtype)
+    buf = io.BytesIO()
+    try:
+        tifffile.imwrite(buf, data[..., 0] if shape[2] == 1 else data, photometric=photometric,
+                         planarconfig="contig" if shape[2] > 1 else None, **({"extrasamples": extra} if extra else {}))
+    except ValueError:  # a combination tifffile itself does not write
+        return _png("RGB", shape[1], shape[0], 0)
+    return buf.getvalue()
+
+
+image_bytes = st.one_of(mutated_png(), jpeg_with_exif(), st.binary(max_size=200), small_png, tiff_image())
 scalar = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
                    st.text(max_size=12), st.just("#ff00ff"), st.just("#FFFFFF"))
 hint_entry = st.dictionaries(st.sampled_from(["x", "y", "color", "size", "z"]), scalar, max_size=5)
 json_value = st.recursive(scalar, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
                                                                                                 max_size=4), max_leaves=12)
 hint_field = st.one_of(st.none(), st.lists(hint_entry, max_size=6).map(json.dumps), json_value.map(json.dumps),
+                       st.lists(hint_entry, max_size=3).map(lambda v: "\ufeff" + json.dumps(v)),  # a BOM
                        st.text(max_size=40), st.binary(max_size=60), mutated_png())
 form_value = st.one_of(st.none(), st.text(max_size=8), st.sampled_from(["0", "1", "16", "64", "-1", "1e9", "regions",
                                                                         "model", "hints-only", "true", "NaN"]))
@@ -126,3 +146,20 @@ def test_no_raw_body_gets_a_500(client, body, content_type):
     except (UnicodeEncodeError, ValueError):  # the client itself refuses such a header: nothing to send
         return
     assert r.status_code in ANSWERS, r.text
+
+
+header_value = st.one_of(st.sampled_from(["t", "T:80", "t:80@evil.example", "evil.example", "t:", "[::1", "t x", "",
+                                          "http://t", "https://t", "ws://t", "null", "http://t/", "HTTP://T"]),
+                         st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=20))
+
+
+@settings(derandomize=True, deadline=None, max_examples=120,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hosts=st.lists(header_value, min_size=1, max_size=2), origins=st.lists(header_value, max_size=2))
+def test_no_duplicate_or_odd_host_and_origin_gets_a_500_or_passes_unless_exactly_right(client, hosts, origins):
+    headers = [("host", h) for h in hosts] + [("origin", o) for o in origins]
+    r = client.post("/api/colorize", files={"lineart": ("l", _png("L", 24, 24, 0), "image/png")}, headers=headers)
+    assert r.status_code in {200, 400, 403, 421, 422}, r.text
+    if r.status_code == 200:
+        assert len(hosts) == 1 and hosts[0].lower() in ("t", "t:80") and len(origins) <= 1
+        assert not origins or origins[0].lower() == f"http://{hosts[0].lower()}"

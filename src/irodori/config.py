@@ -8,6 +8,8 @@ field's type, so a typo fails at start-up instead of being silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, Literal, Mapping
 import yaml
 
 from irodori.errors import ConfigError
+from irodori.userfiles import read_text
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -314,9 +317,7 @@ def _deep_merge(base: dict, over: Mapping) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        data = yaml.safe_load(read_text(path, "config file", ConfigError))  # a FIFO or a device is refused
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if data is None:
@@ -331,7 +332,7 @@ def _raw(name_or_path: str, seen: tuple = ()) -> dict:
         raise ConfigError(f"preset inheritance loops through {name_or_path!r}")
     if name_or_path in PRESETS:
         path = CONFIG_DIR / PRESETS[name_or_path]
-    elif name_or_path.endswith((".yaml", ".yml")) or Path(name_or_path).is_file():
+    elif name_or_path.endswith((".yaml", ".yml")) or os.path.lexists(name_or_path):  # a device: refused by kind
         path = Path(name_or_path)
     else:
         raise ConfigError(f"unknown preset {name_or_path!r}; presets: {', '.join(PRESETS)} (or a path to a YAML file)")
@@ -340,6 +341,27 @@ def _raw(name_or_path: str, seen: tuple = ()) -> dict:
     if base:
         data = _deep_merge(_raw(str(base), seen + (name_or_path,)), data)
     return data
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def whole_number(text: str) -> int:
+    """``text`` as an int when it is plain ASCII digits with an optional minus; ``ValueError`` otherwise. Python's
+    ``int`` also takes spaces around, ``1_024`` and other scripts' digits (``١٠٢٤``, ``１０２４``): a number a
+    user typed by mistake, or one crafted to pass one parser and not another, is refused instead."""
+    if not isinstance(text, str) or not _WHOLE.fullmatch(text) or len(text) > 30:
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
+
+
+def decimal_number(text: str) -> float:
+    """``text`` as a float when it is a plain ASCII decimal (``2``, ``-0.5``, ``1e3``); ``ValueError`` otherwise
+    (see :func:`whole_number`; ``nan`` and ``inf`` are refused too)."""
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text) or len(text) > 60:
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -25,8 +25,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from irodori.config import decimal_number, whole_number
 from irodori.data.imageio import open_image
 from irodori.errors import InputError, TooLarge, UnreadableImage
+from irodori.userfiles import read_bytes
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 MAX_HINTS = 10_000
@@ -152,7 +154,7 @@ def parse_hint_flag(text: str, height: int, width: int) -> Hint:
     entry: dict = {"color": parts[2]}
     for key, value in zip(("x", "y", "size"), parts[:2] + parts[3:]):
         try:
-            entry[key] = float(value) if key != "size" else int(value)
+            entry[key] = decimal_number(value) if key != "size" else whole_number(value)
         except ValueError:
             raise HintError(f"{where}: {key} must be a number, got {value!r}") from None
     return validate_hints([entry], height, width, where)[0]
@@ -198,7 +200,7 @@ def _from_bytes(raw: bytes, height: int, width: int, source: str, max_pixels: in
     """Bytes by their content: an image (PNG signature, or not UTF-8 text) or JSON text."""
     if not raw.startswith(PNG_MAGIC):
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is not JSON
         except UnicodeDecodeError:
             text = None
         if text is not None:
@@ -207,16 +209,14 @@ def _from_bytes(raw: bytes, height: int, width: int, source: str, max_pixels: in
 
 
 def _from_text(text: str, height: int, width: int, source: str) -> HintLayer:
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as a form field may carry it
     if not text.strip():
         return HintLayer.empty(height, width)
     return draw_hints(parse_hint_json(text, height, width, source), height, width)
 
 
 def _from_file(path: Path, height: int, width: int, max_pixels: int) -> HintLayer:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise HintError(f"cannot read hint file {path}: {exc.strerror or exc}") from None
+    raw = read_bytes(path, "hint file", HintError)  # a FIFO or a device is refused, not read
     if not raw.startswith(PNG_MAGIC) and path.suffix.lower() in (".png", ".webp", ".tif", ".tiff"):
         return hint_layer_from_image(raw, height, width, str(path), max_pixels)
     return _from_bytes(raw, height, width, str(path), max_pixels)

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
+from irodori.config import whole_number
 from irodori.errors import ConfigError
 
 ENV_THREADS = "IRODORI_THREADS"
@@ -64,7 +65,7 @@ def parse_threads(value, what: str = "--threads") -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto", "0")):
         return None
     try:
-        n = int(value)
+        n = value if isinstance(value, int) and not isinstance(value, bool) else whole_number(value.strip())
     except (TypeError, ValueError):
         raise ConfigError(f"{what} must be a positive whole number or 'auto', got {value!r}") from None
     if n == 0:
@@ -239,3 +240,20 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def release_freed_memory() -> bool:
+    """Hand the memory glibc's malloc holds free back to the OS (``malloc_trim(0)``: every arena, free pages
+    inside the heap too). The counterpart of :func:`keep_freed_memory` for after a rare large job: the server
+    calls it after a request over ``irodori.web.uploads.TRIM_PIXELS``, so one 16 MP request does not leave a
+    gigabyte resident for good, while ordinary requests keep reusing their pages. False where the C library is
+    not glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    return bool(trim(0))

@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     except IrodoriError as exc:
         print(f"irodori {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the file system's refusal (disk full, no permission) that no check foresaw: one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"irodori {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"irodori {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -10,13 +10,13 @@ import argparse
 import time
 from pathlib import Path
 
-from irodori.config import PRECISIONS
+from irodori.config import PRECISIONS, whole_number
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=512, help="square sample size in pixels")
-    p.add_argument("--n", type=int, default=200, help="samples timed per line")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic source images and samples")
+    p.add_argument("--size", type=whole_number, default=512, help="square sample size in pixels")
+    p.add_argument("--n", type=whole_number, default=200, help="samples timed per line")
+    p.add_argument("--seed", type=whole_number, default=0, help="seed of the synthetic source images and samples")
 
 
 def _rate(fn, n: int) -> float:
@@ -88,10 +88,10 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     src.add_argument("--model", help="bundled name, .safetensors or run dir (default: the bundled demo model); "
                                      "with --backend onnx also an exported .onnx file (e.g. export-onnx --int8)")
     src.add_argument("--preset", help="a preset with random weights instead of a trained model")
-    p.add_argument("--size", type=int, default=512, help="square input size in pixels")
+    p.add_argument("--size", type=whole_number, default=512, help="square input size in pixels")
     p.add_argument("--threads", help="CPU threads (default: $IRODORI_THREADS, else the cores free now; "
                                      "see irodori.threads)")
-    p.add_argument("--n", type=int, default=10, help="timed forward passes")
+    p.add_argument("--n", type=whole_number, default=10, help="timed forward passes")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="torch: the module's forward; onnx: its flat-output ONNX export in ONNX Runtime "
                         "(exported to a temp file; with the same number of threads)")
@@ -213,8 +213,8 @@ def _run_infer(args) -> int:
 
 
 def _add_regions(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=1024, help="square drawing size in pixels")
-    p.add_argument("--n", type=int, default=10, help="timed runs")
+    p.add_argument("--size", type=whole_number, default=1024, help="square drawing size in pixels")
+    p.add_argument("--n", type=whole_number, default=10, help="timed runs")
     p.add_argument("--image", help="a line art file instead of the synthetic drawing")
     p.add_argument("--model", default="demo", help="model for the whole-colorize timing")
     p.add_argument("--threads", help="CPU threads for the whole colorize (default: as `irodori colorize`: "
@@ -290,10 +290,10 @@ def _run_regions(args) -> int:
 
 def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="demo", help="preset to build (random weights)")
-    p.add_argument("--size", type=int, help="square crop size (default: the preset's data.size)")
-    p.add_argument("--batch", type=int, help="batch size (default: the preset's train.batch_size)")
-    p.add_argument("--n", type=int, default=3, help="timed steps")
-    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--size", type=whole_number, help="square crop size (default: the preset's data.size)")
+    p.add_argument("--batch", type=whole_number, help="batch size (default: the preset's train.batch_size)")
+    p.add_argument("--n", type=whole_number, default=3, help="timed steps")
+    p.add_argument("--threads", type=whole_number, help="torch threads")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="autocast precision, as train.precision (default: the preset's)")
 

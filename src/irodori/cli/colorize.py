@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from irodori.config import PRECISIONS, RESOLUTION_RANGE
+from irodori.config import PRECISIONS, RESOLUTION_RANGE, decimal_number, whole_number
 from irodori.errors import InputError, IrodoriError
 from irodori.flats import DEFAULT_SHADING, FLATS_MODES
 from irodori.regions import MAX_GAP_RANGE
+from irodori.userfiles import regular_file
 
 if TYPE_CHECKING:
     from irodori.cli.colorize_outputs import Job
@@ -72,7 +73,7 @@ def add_parser(sub) -> None:
 
 def _unit_float(text: str) -> float:
     try:
-        value = float(text)
+        value = decimal_number(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
     if not 0 <= value <= 1:
@@ -84,7 +85,7 @@ def _int_in(low: int, high: int):
     """An argparse type: a whole number in ``low..high``."""
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = whole_number(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number in {low}..{high}, got {text!r}") from None
         if not low <= value <= high:
@@ -148,9 +149,17 @@ def _hints_for(args, file: Path, height: int, width: int):
         return merge_hints(*layers)
     for suffix in SIDECARS:
         side = file.with_name(file.stem + suffix)
-        if side.is_file():
+        if _is_regular(side):
             return hint_layer(side, height, width)
     return None
+
+
+def _is_regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file; False for a name too long to exist, a FIFO, a device."""
+    try:
+        return path.is_file()
+    except OSError:  # ENAMETOOLONG: a sidecar name of a legal 255-byte image name cannot exist
+        return False
 
 
 def _colorize_one(args, colorizer, job: Job) -> None:
@@ -169,8 +178,8 @@ def run(args) -> int:
     from irodori.cli.colorize_outputs import collect, plan
 
     thread_policy.parse_threads(args.threads)  # a bad value fails before any work
-    if args.hints is not None and not Path(args.hints).is_file():
-        raise InputError(f"hint file {args.hints} does not exist")
+    if args.hints is not None:
+        regular_file(args.hints, "hint file")
     hint_files = (Path(args.hints),) if args.hints else ()
     jobs = plan(collect(args.inputs, hint_files, args.out), args.out, args.layers, protected=list(hint_files))
 

@@ -6,13 +6,15 @@ sub-folder within the input folder it was found in (none for a file named on the
 inputs would get the same output name (``x.png`` and ``x.jpg`` side by side, or their layer files), both keep
 their whole file name: ``x.png.png`` and ``x.jpg.png``; outputs that still collide are refused.
 
-No output may be an input, an input's hint sidecar or the ``--hints`` file, nor a folder, nor lie under a
-file; a refusal is an :class:`~irodori.errors.InputError` (exit 2) raised before anything is written.
+No output may be an input, an input's hint sidecar or the ``--hints`` file, nor a folder, a device, a FIFO or
+a socket, nor lie under a file, nor have a name over the file system's limits; a symlink is written through
+(the file it points to is replaced, and is checked like any output). A refusal is an :class:`~irodori.errors.InputError` (exit 2) raised before anything is written.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from pathlib import Path
 from irodori.data.imageio import OUTPUT_FORMATS, find_images
 from irodori.errors import InputError
 from irodori.layerfile import LAYER_FORMATS, LAYER_PNGS
+from irodori.userfiles import kind, name_problem, output_problem, shown
 
 SIDECARS = (".hints.json", ".hints.png")
 #: Layer outputs next to ``STEM.png`` with ``--layers``: the layered files, then one PNG per layer.
@@ -68,22 +71,35 @@ def collect(inputs: list[str], hint_files: tuple[Path, ...] = (), out: str | Non
 
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
+        mode = _mode(item)
+        if mode is not None and stat.S_ISDIR(mode):
             # only an output folder strictly inside this one is skipped (-o = the folder itself is refused later)
             inside = skip_under and not (os.path.realpath(path) + os.sep).startswith(skip_under)
             found = [Source(f, path) for f in find_images(path) if wanted(f, skip_under if inside else None)]
             if not found:
                 raise InputError(f"{path}: no images found in this folder")
-        elif path.is_file():
+        elif mode is not None and stat.S_ISREG(mode):
             found = [Source(path)]
+        elif mode is not None:
+            raise InputError(f"{shown(path)} is {kind(mode)}, not an image file or a folder")
         else:
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError(f"{shown(path)}: {name_problem(item) or 'no such file or folder'}")
         for source in found:
             key = os.path.realpath(source.path)
             if key not in seen:
                 seen.add(key)
                 sources.append(source)
     return sources
+
+
+def _mode(path: str) -> int | None:
+    """``path``'s ``stat`` mode (through symlinks), None when it names nothing (or cannot name anything)."""
+    if name_problem(path):
+        return None
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return None
 
 
 def names_a_file(out: str) -> bool:
@@ -93,6 +109,9 @@ def names_a_file(out: str) -> bool:
         raise InputError("-o is empty: give an output file or folder")
     if "\0" in out:
         raise InputError("-o contains a NUL character")
+    problem = name_problem(out)
+    if problem:
+        raise InputError(f"-o {shown(out)}: {problem}")
     if out.endswith(("/", os.sep)):
         return False
     suffix = Path(out).suffix.lower()
@@ -185,18 +204,23 @@ def _first_clash(jobs: list[Job]) -> tuple[str, Path, Path]:
 
 
 def _check_writable(jobs: list[Job]) -> None:
-    """No output is an existing folder or lies below an existing file."""
+    """Every output name fits the file system, none lies below an existing file, and none is an existing
+    folder, device, FIFO or socket (a symlink is judged by what it points to: outputs are written through)."""
     checked = set()
     for job in jobs:
         for path in job.files:
-            if path.is_dir():
-                raise InputError(f"cannot write {path}: it is a folder")
+            problem = name_problem(path)
+            if problem:
+                raise InputError(f"cannot write {shown(path)}: {problem}")
             for parent in path.parents:
                 if parent in checked or parent.is_dir():
                     checked.add(parent)
                     break
                 if parent.exists() or parent.is_symlink():
-                    raise InputError(f"cannot write {path}: {parent} is not a folder")
+                    raise InputError(f"cannot write {shown(path)}: {shown(parent)} is not a folder")
+            problem = output_problem(path)
+            if problem:
+                raise InputError(f"cannot write {shown(path)}: {problem}")
 
 
 def _check_not_inputs(jobs: list[Job], sources: list[Source], protected) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import time
 from pathlib import Path
+
+from irodori.config import whole_number
 
 DEFAULT_METRICS = "psnr,ssim,hint_de,bleeding"
 
@@ -24,15 +28,15 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
     p.add_argument("--data", required=True, help="directory made by `irodori prepare openmoji`")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--hints-seed", type=int, default=0)
-    p.add_argument("--num-hints", type=int, default=8)
-    p.add_argument("--size", type=int, help="evaluation size (default: the model's training size)")
+    p.add_argument("--hints-seed", type=whole_number, default=0)
+    p.add_argument("--num-hints", type=whole_number, default=8)
+    p.add_argument("--size", type=whole_number, help="evaluation size (default: the model's training size)")
     p.add_argument("--metrics", default=DEFAULT_METRICS,
                    help="comma-separated names: psnr, ssim, hint_de, bleeding, fid")
     p.add_argument("--fid-extractor", default="auto",
                    help="FID features: inception-pytorch-fid (the standard network), inception-nsfwjs, or auto "
                         "(the first whose weights are on disk, standard first)")
-    p.add_argument("--limit", type=int, help="only the first N images (quick checks)")
+    p.add_argument("--limit", type=whole_number, help="only the first N images (quick checks)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--protocol", choices=("seeded", "hintauc"), default="seeded",
                    help="seeded: the paper-style patch hints above. hintauc: the public Hint-AUC protocol "
@@ -66,7 +70,24 @@ def format_results(res: dict, metrics) -> list[str]:
     return rows
 
 
+def _check_data(data: str) -> None:
+    """``--data`` names a folder (a file, a FIFO or nothing is refused before the model is loaded)."""
+    from irodori.errors import InputError
+    from irodori.userfiles import kind, name_problem, shown
+
+    problem = name_problem(data) if data else "it is empty"
+    if problem:
+        raise InputError(f"--data {shown(data)}: {problem}")
+    try:
+        mode = os.stat(data).st_mode
+    except OSError as exc:
+        raise InputError(f"--data {shown(data)}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(mode):
+        raise InputError(f"--data {shown(data)} is {kind(mode)}; give the folder `irodori prepare` made")
+
+
 def run(args) -> int:
+    _check_data(args.data)
     if args.protocol == "hintauc":
         return _run_hintauc(args)
     from irodori.eval.evaluate import check_metrics, dataset_key, evaluate, load_openmoji_split

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from irodori.config import whole_number
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export-onnx", help="export a trained generator to ONNX (dynamic batch and size)",
@@ -12,7 +14,7 @@ def add_parser(sub) -> None:
                                    "--backend onnx --model FILE.onnx` can use it. Needs `pip install 'irodori[onnx]'`.")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
     p.add_argument("--out", required=True, metavar="FILE.onnx", help="output file (written atomically)")
-    p.add_argument("--opset", type=int, help="ONNX opset version (default: irodori.onnx_backend.DEFAULT_OPSET)")
+    p.add_argument("--opset", type=whole_number, help="ONNX opset version (default: irodori.onnx_backend.DEFAULT_OPSET)")
     p.add_argument("--int8", action="store_true",
                    help="write an int8 model (ONNX Runtime static quantization, calibrated on synthetic "
                         "drawings): for CPUs without native bf16; within 0.2 dB Hint-AUC PSNR of fp32 on the "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from irodori.config import PRESETS, load_config
+from irodori.config import PRESETS, load_config, whole_number
 from irodori.errors import ConfigError
 
 
@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
                                    "MACs of one forward). Built on the meta device: no weights, no compute.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", default="paper", help=f"preset name ({', '.join(PRESETS)}) or YAML path")
-    p.add_argument("--size", type=int, default=512, help="square input size in pixels (multiple of 16)")
+    p.add_argument("--size", type=whole_number, default=512, help="square input size in pixels (multiple of 16)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. generator.num_blocks=4")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from irodori.config import whole_number
 from irodori.errors import PrepareError
 
 
@@ -21,10 +22,10 @@ def add_parser(sub) -> None:
                     "is 0 -> test, 1 -> val, else train. Re-running skips finished files; writes are atomic. "
                     "Without --source, runs `npm pack openmoji@17.0.0` (needs npm and the npm registry).")
     om.add_argument("--out", required=True, help="output directory (created if missing)")
-    om.add_argument("--size", type=int, default=256, help="square render size in pixels (default 256)")
+    om.add_argument("--size", type=whole_number, default=256, help="square render size in pixels (default 256)")
     om.add_argument("--source", default=None,
                     help="openmoji package .tgz or unpacked directory instead of running npm pack")
-    om.add_argument("--workers", type=int, default=None,
+    om.add_argument("--workers", type=whole_number, default=None,
                     help="rendering processes (default: all CPU cores)")
     om.add_argument("--quiet", action="store_true", help="no progress bar")
     om.set_defaults(prepare_run=_run_openmoji)
@@ -41,12 +42,12 @@ def add_parser(sub) -> None:
     la.add_argument("--method", required=True, choices=["sketchkeras", "simplification", "xdog", "morph"],
                     help="extraction method")
     la.add_argument("--out", default=None, help="output directory (default: see above)")
-    la.add_argument("--size", type=int, default=None,
+    la.add_argument("--size", type=whole_number, default=None,
                     help="resize each image so its shorter side is SIZE before extraction (default: keep)")
     la.add_argument("--weights", default=None, help="converted weights file (default: $IRODORI_SKETCHKERAS / "
                                                     "$IRODORI_SIMPLIFICATION, then the cache dir)")
     la.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK when available, else cpu), cpu, cuda:N")
-    la.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
+    la.add_argument("--threads", type=whole_number, default=1, help="torch threads per process (default 1)")
     la.add_argument("--quiet", action="store_true", help="no progress bar")
     la.set_defaults(prepare_run=_run_lineart)
     _add_corpus_parsers(psub)
@@ -74,10 +75,10 @@ def _add_corpus_parsers(psub) -> None:
         p.add_argument("--source", default=None,
                        help="an unpacked package folder or its .deb/.tgz (dicebear: a folder of the @dicebear "
                             "package .tgz files; all: a folder with optional subfolders named after the sources)")
-        p.add_argument("--size", type=int, default=256, help="long side in pixels (default 256)")
-        p.add_argument("--limit", type=int, default=None,
+        p.add_argument("--size", type=whole_number, default=256, help="long side in pixels (default 256)")
+        p.add_argument("--limit", type=whole_number, default=None,
                        help="at most N images per source (dicebear: N images, default 2000)")
-        p.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
+        p.add_argument("--workers", type=whole_number, default=1, help="rendering processes (default 1)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.set_defaults(prepare_run=_run_corpus, corpus_source=name)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from irodori.config import whole_number
+
 #: Exit status when the gate refuses the candidate (the command itself worked).
 REFUSED = 1
 
@@ -22,10 +24,10 @@ def add_parser(sub) -> None:
     p.add_argument("--data", default="data/corpus", help="the corpus folder (`irodori prepare all --out DIR`)")
     p.add_argument("--split", default="val", choices=("val", "test"),
                    help="the gate decides on val; test only reports (implies --dry-run)")
-    p.add_argument("--limit", type=int, help="only the first N drawings of each source's split")
+    p.add_argument("--limit", type=whole_number, help="only the first N drawings of each source's split")
     p.add_argument("--sources", help="comma-separated sources (default: every source in --data)")
     p.add_argument("--baseline", default="demo", help="the model to beat: bundled name or .safetensors")
-    p.add_argument("--size", type=int, default=256, help="evaluation size (px)")
+    p.add_argument("--size", type=whole_number, default=256, help="evaluation size (px)")
     p.add_argument("--dry-run", action="store_true", help="evaluate and decide, write nothing")
     p.add_argument("--json", metavar="FILE", help="also write the evaluation and the decision as JSON")
 

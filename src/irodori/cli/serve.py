@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from irodori.config import PRECISIONS
+from irodori.config import PRECISIONS, whole_number, decimal_number
 from irodori.errors import IrodoriError
 
 #: Addresses that listen on every interface: the Host names clients will use cannot be known in advance.
@@ -19,13 +19,13 @@ def add_parser(sub) -> None:
                     "Swagger UI at /docs). One process; --workers inferences run at once in threads and "
                     "--queue more may wait, the rest are answered 503 with Retry-After.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=7860, help="TCP port")
+    p.add_argument("--port", type=whole_number, default=7860, help="TCP port")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
-    p.add_argument("--max-upload-mb", type=float, default=20, help="largest request body, in MB (413 past it)")
-    p.add_argument("--max-pixels", type=int, default=16_000_000, help="largest line art, in pixels (413 past it)")
-    p.add_argument("--max-resolution", type=int, default=1024, help="largest working resolution a client may ask for")
-    p.add_argument("--workers", type=int, default=1, help="inferences running at once (threads)")
-    p.add_argument("--queue", type=int, default=8, help="requests that may wait for a worker")
+    p.add_argument("--max-upload-mb", type=decimal_number, default=20, help="largest request body, in MB (413 past it)")
+    p.add_argument("--max-pixels", type=whole_number, default=16_000_000, help="largest line art, in pixels (413 past it)")
+    p.add_argument("--max-resolution", type=whole_number, default=1024, help="largest working resolution a client may ask for")
+    p.add_argument("--workers", type=whole_number, default=1, help="inferences running at once (threads)")
+    p.add_argument("--queue", type=whole_number, default=8, help="requests that may wait for a worker")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="run the generator in torch or in ONNX Runtime (needs the `onnx` extra; exported once "
                         "into the cache dir)")
@@ -66,6 +66,7 @@ def run(args) -> int:
         import uvicorn
 
         from irodori.web.app import create_app, find_model_card
+        from irodori.web.server import server_config
     except ImportError as exc:
         raise IrodoriError(f"the web app needs the `web` extra ({exc.name} is missing): "
                            "pip install 'irodori[web]'") from None
@@ -93,5 +94,5 @@ def run(args) -> int:
     print(f"irodori serve: model {args.model} on http://{host}:{args.port}/ "
           f"({args.backend}, {str(colorizer.dtype).removeprefix('torch.')}, {args.workers} worker(s) x {choice}, "
           f"queue {args.queue}); Ctrl+C stops", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.Server(server_config(app, args.host, args.port, log_level="info", timeout_graceful_shutdown=5)).run()
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from irodori.config import whole_number
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -17,16 +19,16 @@ def add_parser(sub) -> None:
                       "InceptionV3 features (`irodori convert-weights nsfwjs`); without them the FID column is n/a. "
                       "The last line is table1=<path to table1.md>.")
     p.add_argument("--data", required=True, help="directory made by `irodori prepare openmoji`")
-    p.add_argument("--steps", type=int, required=True, help="training steps per model (the shared budget)")
+    p.add_argument("--steps", type=whole_number, required=True, help="training steps per model (the shared budget)")
     p.add_argument("--out", required=True, help="output directory (runs/ and the table)")
-    p.add_argument("--size", type=int, default=128, help="training and evaluation size")
-    p.add_argument("--num-hints", type=int, default=8)
-    p.add_argument("--hints-seed", type=int, default=0)
+    p.add_argument("--size", type=whole_number, default=128, help="training and evaluation size")
+    p.add_argument("--num-hints", type=whole_number, default=8)
+    p.add_argument("--hints-seed", type=whole_number, default=0)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--limit", type=int, help="evaluate only the first N images")
+    p.add_argument("--limit", type=whole_number, help="evaluate only the first N images")
     p.add_argument("--fid-extractor", default="inception-nsfwjs",
                    help="inception-nsfwjs, inception-pytorch-fid or auto")
-    p.add_argument("--grid-images", type=int, default=4)
+    p.add_argument("--grid-images", type=whole_number, default=4)
     p.add_argument("--train-only", action="store_true", help="train (resume) the rows, skip the evaluation")
     p.add_argument("--preset-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                    help="config overrides applied to every row (e.g. smaller widths for a smoke test)")

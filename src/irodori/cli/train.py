@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from irodori.config import PRESETS, load_config
+from irodori.config import PRESETS, load_config, whole_number, decimal_number
 from irodori.errors import ConfigError
 
 
@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("config", help=f"preset name ({', '.join(PRESETS)}) or a YAML path")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.batch_size=8")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (config, checkpoints, tb logs)")
-    p.add_argument("--steps", type=int, help="total number of steps to reach (overrides train.steps)")
+    p.add_argument("--steps", type=whole_number, help="total number of steps to reach (overrides train.steps)")
     p.add_argument("--dry-run", action="store_true", help="build everything, run one batch, write nothing")
     p.add_argument("--init-from", metavar="FILE.safetensors",
                    help="start a new run's generator (and its EMA) from release weights; ignored when resuming. "
@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
                         "(reported as 'init-from: loaded N/M tensors'); under half matching is refused")
     p.add_argument("--init-partial", action="store_true",
                    help="with --init-from: accept any non-zero fraction of matching tensors")
-    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+    p.add_argument("--time-limit", type=decimal_number, metavar="SECONDS",
                    help="stop at the first step boundary after SECONDS (counted from start-up), write the "
                         "checkpoint and exit 0; running the same command again resumes")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",

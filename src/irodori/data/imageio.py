@@ -45,14 +45,21 @@ def to_rgb_array(im: Image.Image) -> np.ndarray:
         scale = 255.0 if grey.size and float(grey.max()) <= 1.0 else 1.0
         grey = np.clip(grey * scale + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
-    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in im.info)
-    if has_alpha:
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
-        alpha = rgba[:, :, 3:4] * (1.0 / 255.0)
-        rgb = rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
-        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-    if mode != "RGB":
-        im = im.convert("RGB")
+    if mode in ("La", "RGBa"):  # premultiplied ("associated") alpha, as TIFF stores it: color + white * (1 - a)
+        arr = np.asarray(im, dtype=np.float32)
+        color = np.repeat(arr[:, :, :1], 3, axis=2) if mode == "La" else arr[:, :, :3]
+        return np.clip(color + (255.0 - arr[:, :, -1:]) + 0.5, 0, 255).astype(np.uint8)
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode in ("P", "L", "RGB") and "transparency" in im.info)
+    try:
+        if has_alpha:
+            rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+            alpha = rgba[:, :, 3:4] * (1.0 / 255.0)
+            rgb = rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
+            return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        if mode != "RGB":
+            im = im.convert("RGB")
+    except ValueError as exc:  # a mode Pillow decodes but cannot convert
+        raise UnreadableImage(f"images in mode {mode} cannot be converted to RGB ({exc})") from None
     return np.asarray(im, dtype=np.uint8).copy()
 
 

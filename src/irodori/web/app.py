@@ -30,8 +30,11 @@ from starlette.requests import ClientDisconnect
 import irodori
 from irodori import threads
 from irodori.errors import InputError, IrodoriError, TooLarge, UnreadableImage
+from irodori.config import whole_number
 from irodori.flats import FLATS_MODES
 from irodori.pipeline import ASSET_DIR, BUNDLED, Colorizer
+from irodori.web.docs import add_docs
+from irodori.web.forms import FormError, read_form
 from irodori.web.limits import LOCAL_HOSTS, BodyLimit, HostGuard, SecurityHeaders, drain
 from irodori.web.queue import ClientGone, QueueFull, WorkQueue, result_unless_client_leaves
 from irodori.web.schemas import COLORIZE_BODY, COLORIZE_RESPONSES, Health, ModelCard
@@ -103,7 +106,7 @@ def _resolution(value, max_resolution: int) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        res = int(str(value).strip())
+        res = whole_number(value)  # ASCII digits only: no spaces, 1_024 or other scripts' digits
     except ValueError:
         raise ApiError(422, f"resolution: expected an integer, got {value!r}") from None
     if not 16 <= res <= max_resolution:
@@ -111,18 +114,22 @@ def _resolution(value, max_resolution: int) -> int | None:
     return res
 
 
-async def _read_form(request: Request, max_resolution: int) -> dict:
-    """The colorize form's fields, validated (415 for a body that is not multipart, 422 for bad fields)."""
+async def _read_form(request: Request, max_resolution: int, max_part_size: int) -> dict:
+    """The colorize form's fields, validated (415 for a body that is not multipart, 400 for one the parser
+    refuses, 422 for bad fields)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
         raise ApiError(415, "send multipart/form-data with the line art as a file field named 'lineart'")
     try:
-        return await _parse_form(request, max_resolution)
+        return await _parse_form(request, max_resolution, max_part_size)
     except ClientDisconnect:  # the client left mid-upload, or the server closed a malformed one
         raise ClientGone() from None
+    except FormError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
-async def _parse_form(request: Request, max_resolution: int) -> dict:
-    async with request.form(max_files=4, max_fields=8) as form:
+async def _parse_form(request: Request, max_resolution: int, max_part_size: int) -> dict:
+    form = await read_form(request, max_part_size)
+    try:
         lineart = form.get("lineart")
         if not isinstance(lineart, UploadFile):
             raise ApiError(422, "lineart: missing; send the line art as a file field named 'lineart'")
@@ -132,6 +139,8 @@ async def _parse_form(request: Request, max_resolution: int) -> dict:
         hints = form.get("hints")
         job["hints"] = await hints.read() if isinstance(hints, UploadFile) else hints
         job["lineart"] = await lineart.read()
+    finally:
+        await form.close()
     return job
 
 
@@ -171,18 +180,26 @@ def _answer(out: dict, layers: bool) -> Response:
     return JSONResponse(out, headers=headers)
 
 
-_ABSOLUTE_PATH = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\)")
+#: An absolute path anywhere in a string (``/…``, ``~…``, a drive letter, a network share), up to a space or a
+#: quote; not a URL's path (``https://host/a``: preceded by ``:`` or ``/``) nor a fraction (``1/2``).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\~-])(?:/|~|[A-Za-z]:[\\/]|\\\\)[^\s\"'<>|`]*")
+
+
+def _last_part(match: re.Match) -> str:
+    text = match.group(0)
+    path = text.rstrip(".,;:)]}")  # the sentence's punctuation after the path stays
+    return Path(path.replace("\\", "/")).name + text[len(path):]
 
 
 def public(value):
-    """``value`` with every absolute path (``/…``, ``~…``, a drive letter, a network share) cut to its last part:
-    what the server answers names files but never says where they are on its disk."""
+    """``value`` with every absolute path in it, alone or inside a sentence, cut to its last part: what the
+    server answers names files but never says where they are on its disk."""
     if isinstance(value, dict):
         return {k: public(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [public(v) for v in value]
-    if isinstance(value, str) and _ABSOLUTE_PATH.match(value):
-        return Path(value.replace("\\", "/")).name
+    if isinstance(value, str):
+        return _ABSOLUTE_PATH.sub(_last_part, value)
     return value
 
 
@@ -216,7 +233,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
         queue.shutdown()
 
     app = FastAPI(
-        title="irodori", version=irodori.__version__, lifespan=lifespan,
+        title="irodori", version=irodori.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Interactive line-art colorization (Yuan & Simo-Serra, Concatenated Spatial Attention). "
                     "Send a line art and color hints to `POST /api/colorize`; the page at `/` paints hints "
                     f"over this API. Limits: uploads up to {max_upload_bytes / 2**20:g} MB (413), images up to "
@@ -242,7 +259,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
             await drain(request.receive)
             raise _busy(queue)
         try:
-            job = await _read_form(request, max_resolution)
+            job = await _read_form(request, max_resolution, max_upload_bytes)
             out = await _run(request, queue, colorizer, job, max_pixels)
         except ClientGone:
             return Response(status_code=499)  # nobody is listening; the job never ran if it was still waiting
@@ -257,9 +274,10 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
     async def model():
         return card
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index():
         return FileResponse(STATIC_DIR / "index.html")  # SecurityHeaders adds the CSP and no-cache
 
+    add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -3,7 +3,9 @@ answer carries.
 
 * :class:`BodyLimit`: request bodies are counted as they arrive: past ``max_bytes`` the answer is 413
   before anything is parsed (a declared Content-Length over the limit is refused before a byte is read);
-  a client that stops sending its body for ``read_timeout`` seconds gets 408 and its connection back.
+  a client that stops sending its body for ``read_timeout`` seconds, or sends it slower than
+  :data:`MIN_UPLOAD_RATE` on average after that, gets 408 and its connection back; a request with both
+  ``Transfer-Encoding`` and ``Content-Length``, or two Content-Lengths, gets 400.
 * :class:`HostGuard`: the ``Host`` header must name this server (an allow-list: a page on another site
   that points its own DNS name at 127.0.0.1 must not reach the API, "DNS rebinding"), and a request that
   changes something (POST) from a browser must come from this server's own origin; 421 and 403 otherwise.
@@ -15,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from urllib.parse import urlsplit
+import logging
+import re
 
 #: Host names served by default: the loopback addresses (``irodori serve --allow-host`` adds more).
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 #: The page is self-contained: scripts, styles and fetches from this origin only.
 PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+log = logging.getLogger("irodori.web")
 SECURITY_HEADERS = ((b"content-security-policy", PAGE_CSP.encode()), (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"))
 
@@ -53,6 +57,11 @@ async def drain(receive, limit: int = 1 << 20, seconds: float = 2.0) -> None:
             return
 
 
+#: Bytes per second an upload must average once it has run ``read_timeout`` seconds (a 20 MB upload at this
+#: rate takes 5.5 hours: only a client trickling its body to hold the connection falls under it).
+MIN_UPLOAD_RATE = 1024
+
+
 class _BodyRefused(Exception):
     pass
 
@@ -66,8 +75,8 @@ class BodyLimit:
     that is replaced by the 413 (408).
     """
 
-    def __init__(self, app, max_bytes: int, read_timeout: float = 20.0):
-        self.app, self.max_bytes, self.read_timeout = app, max_bytes, read_timeout
+    def __init__(self, app, max_bytes: int, read_timeout: float = 20.0, min_rate: float = MIN_UPLOAD_RATE):
+        self.app, self.max_bytes, self.read_timeout, self.min_rate = app, max_bytes, read_timeout, min_rate
 
     def _detail(self, size: int | None) -> str:
         what = f" {size / 2**20:.1f} MB," if size is not None else ""
@@ -77,14 +86,17 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = [v for k, v in scope["headers"] if k == b"content-length"]
+        if declared and any(k == b"transfer-encoding" for k, _ in scope["headers"]):
+            # which one frames the body is where request smuggling starts: refuse both (RFC 9112, 6.3)
+            return await send_json(send, 400, "a request may not have both Transfer-Encoding and Content-Length")
         if declared:
-            try:
-                size = int(declared[0])
-            except ValueError:
-                return await send_json(send, 400, "the Content-Length header is not a number")
+            if len(declared) > 1 or not declared[0].isdigit():
+                return await send_json(send, 400, "the Content-Length header must be one number")
+            size = int(declared[0])
             if size > self.max_bytes:
                 return await send_json(send, 413, self._detail(size))
-        received, refused, started, body_done = 0, None, False, False
+        loop = asyncio.get_running_loop()
+        received, refused, started, body_done, began = 0, None, False, False, loop.time()
 
         async def counting_receive():
             nonlocal received, refused, body_done
@@ -102,6 +114,11 @@ class BodyLimit:
                 body_done = not message.get("more_body", False)
                 if received > self.max_bytes:
                     refused = (413, self._detail(None))
+                    raise _BodyRefused()
+                elapsed = loop.time() - began
+                if not body_done and elapsed > self.read_timeout and received < self.min_rate * elapsed:
+                    refused = (408, f"the upload is too slow: {received} bytes in {elapsed:.0f} s (at least "
+                                    f"{self.min_rate / 1024:g} KiB/s after the first {self.read_timeout:g} s)")
                     raise _BodyRefused()
             return message
 
@@ -121,16 +138,23 @@ class BodyLimit:
             await send_json(send, *refused)
 
 
-def _host_name(value: str) -> str:
-    """``example.org:7860`` -> ``example.org``; ``[::1]:7860`` -> ``::1``."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1:value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+#: A Host header: a DNS name or IPv4 address, or an IPv6 address in brackets, and an optional port; nothing else
+#: (no user info, path or spaces: ``localhost:7860@evil.example`` is not a name of this server).
+_HOST = re.compile(r"(?P<name>[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[(?P<ip6>[0-9a-f:.]{2,45})\])(?::[0-9]{1,5})?")
+
+
+def _host_name(value: str) -> str | None:
+    """``example.org:7860`` -> ``example.org``; ``[::1]:7860`` -> ``::1``; None when ``value`` is not a host."""
+    match = _HOST.fullmatch(value.lower())
+    return None if match is None else (match["ip6"] or match["name"])
 
 
 class HostGuard:
-    """Answer only for the allowed host names (``"*"``: any) and only same-origin browser POSTs."""
+    """Answer only for the allowed host names (``"*"``: any) and only same-origin browser POSTs.
+
+    One ``Host`` of the strict form :data:`_HOST` (400 for two or a malformed one, 421 for a name not allowed);
+    a POST's ``Origin``, when sent, must be exactly this server's ``scheme://host[:port]`` (403 otherwise, and
+    for two Origin headers: which one a browser meant cannot be known)."""
 
     def __init__(self, app, allowed_hosts=LOCAL_HOSTS):
         self.app = app
@@ -140,19 +164,22 @@ class HostGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in (b"host", b"origin")}
-        host = headers.get("host")  # browsers always send one; a client without it cannot be a rebound page
-        if host is not None and not self.any_host and _host_name(host) not in self.allowed:
+        hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
+        origins = [v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"]
+        host = hosts[0] if hosts else None  # browsers always send one; a client without it cannot be a rebound page
+        refusal = None
+        if len(hosts) > 1 or (host is not None and _host_name(host) is None):
+            refusal = 400, f"the Host header must be one host name with an optional port, got {hosts!r:.100}"
+        elif host is not None and not self.any_host and _host_name(host) not in self.allowed:
+            refusal = 421, (f"this server does not answer for host {host[:100]!r}; start it with --allow-host NAME "
+                            "to allow it")
+        elif scope["method"] not in ("GET", "HEAD", "OPTIONS") and origins and (
+                len(origins) > 1 or origins[0].lower() != f"{scope.get('scheme', 'http')}://{host or ''}".lower()):
+            refusal = 403, (f"cross-origin request from {', '.join(origins)[:100]!r} refused: use the page this "
+                            "server serves, or a client without Origin")
+        if refusal:
             await drain(receive)
-            return await send_json(send, 421, f"this server does not answer for host {host[:100]!r}; "
-                                              "start it with --allow-host NAME to allow it")
-        origin = headers.get("origin")
-        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and origin is not None:
-            parts = urlsplit(origin)
-            if origin == "null" or parts.netloc.lower() != (host or "").lower():
-                await drain(receive)
-                return await send_json(send, 403, f"cross-origin request from {origin[:100]!r} refused: "
-                                                  "use the page this server serves, or a client without Origin")
+            return await send_json(send, *refusal)
         return await self.app(scope, receive, send)
 
 
@@ -179,12 +206,25 @@ class SecurityHeaders:
             except Exception as exc:  # noqa: BLE001 - see below
                 raise _ConnectionOver() from exc
 
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await with_headers(message)
+
         try:
-            await self.app(scope, receive, with_headers)
+            await self.app(scope, receive, tracked)
         except _ConnectionOver:
             # The server already answered and closed this connection itself (uvicorn sends 400 for a
             # malformed body and closes): nobody is left to answer, and nothing went wrong in the app.
             return
+        except Exception:
+            if started:
+                raise
+            # answered here rather than by the server layer, whose own 500 would carry none of the headers
+            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            await send_json(with_headers, 500, "internal error (the server log has the details)")
 
 
 class _ConnectionOver(Exception):
