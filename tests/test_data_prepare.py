@@ -54,6 +54,7 @@ def test_prepare_from_directory(fake_package, tmp_path):
     assert m["files"]["1F44B-1F3FB"]["split"] == m["files"]["1F44B"]["split"]
     for name, rec in m["files"].items():
         assert rec["split"] == hash_split(rec["group"])
+        assert rec["licence"] == m["licence"] == "CC BY-SA 4.0" and rec["attribution"] == ATTRIBUTION
     assert sum(m["counts"].values()) == 4
     assert json.loads((out / "manifest.json").read_text())["counts"] == m["counts"]
     assert ATTRIBUTION in (out / "ATTRIBUTION.md").read_text()

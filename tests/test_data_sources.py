@@ -325,3 +325,11 @@ def test_a_portraits_moods_and_numbered_variants_share_one_split_group():
     assert character_group("naev", "dv_civilian_f1") == character_group("naev", "dv_civilian_f11")
     assert character_group("naev", "dv_civilian_m1") != character_group("naev", "dv_civilian_f1")
     assert character_group("naev", "2") == "naev/2"
+
+
+def test_an_openclipart_drawings_artist_is_read_from_its_svg_metadata():
+    from irodori.data.sources.openclipart import svg_artist
+    meta = ('<svg><metadata><rdf:RDF><cc:Work><dc:title>Hat</dc:title><dc:creator><cc:Agent>'
+            '<dc:title> Nicu Buculei </dc:title></cc:Agent></dc:creator></cc:Work></rdf:RDF></metadata></svg>')
+    assert svg_artist(meta) == "Nicu Buculei"
+    assert svg_artist('<svg><dc:title>Hat</dc:title></svg>') is None

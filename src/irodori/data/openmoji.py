@@ -42,6 +42,7 @@ from irodori.npm import npm_pack
 
 OPENMOJI_VERSION = "17.0.0"
 DROPPED_GROUPS = ("flags", "component", "extras-unicode")
+LICENCE = "CC BY-SA 4.0"
 ATTRIBUTION = "All emojis designed by OpenMoji – the open-source emoji and icon project. License: CC BY-SA 4.0"
 
 
@@ -206,12 +207,12 @@ def prepare_openmoji(out: str | os.PathLike, size: int = 256, source: str | os.P
                     bar.update()
         bar.close()
 
-    files = {h: rec for h, rec in planned.items() if h not in failed}
+    files = {h: {**rec, "licence": LICENCE, "attribution": ATTRIBUTION} for h, rec in planned.items() if h not in failed}
     counts = {s: sum(1 for r in files.values() if r["split"] == s) for s in ("train", "val", "test")}
     manifest = {
         "source": f"openmoji@{version}",
         "size": size,
-        "license": "CC BY-SA 4.0",
+        "licence": LICENCE,
         "attribution": ATTRIBUTION,
         "split_rule": "int(sha1(group)[:8], 16) % 10: 0 test, 1 val, else train; "
                       "group = skintone_base_hexcode or hexcode",

@@ -61,6 +61,12 @@ def list_drawings(root: Path, folders=FOLDERS) -> dict[str, dict]:
     return dict(sorted(found.items()))
 
 
+def svg_artist(text: str) -> str | None:
+    """The artist an OpenClipart SVG names in its metadata (``dc:creator``'s ``dc:title``), if any."""
+    m = re.search(r"<dc:creator>.*?<dc:title>\s*([^<]+?)\s*</dc:title>", text, re.S)
+    return m.group(1).strip()[:120] if m else None
+
+
 def judge(color, line) -> tuple[bool, float, float]:
     """``(keep, score, ink)`` for a rendered pair (black-and-white drawings are not kept)."""
     ink = ink_fraction(line)
@@ -89,6 +95,15 @@ def render_pair(job: tuple[str, str, str, int]) -> tuple[str, str, float, float]
     return name, "kept" if keep else "rejected", score, ink
 
 
+def _attribution(path: str) -> str:
+    """The package's attribution, with the artist named where the SVG's metadata names one."""
+    try:
+        artist = svg_artist(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        artist = None
+    return f"{ATTRIBUTION}; artist: {artist}" if artist else ATTRIBUTION
+
+
 def prepare_openclipart(out: str | os.PathLike, size: int = 256, source: str | os.PathLike | None = None, *,
                         limit: int | None = None, workers: int = 1, progress: bool = True) -> SourceResult:
     """Build ``out`` (the ``openclipart`` folder of the corpus); re-running skips finished and
@@ -113,7 +128,8 @@ def prepare_openclipart(out: str | os.PathLike, size: int = 256, source: str | o
                 rejected[n] = status if status.startswith("error") else f"score {score:.2f}, ink {ink:.3f}"
     kept = [n for n in drawings if n not in rejected and is_done(out, n, pair=True)]
     files = {n: {"split": split_of(drawings[n]["group"]), "group": drawings[n]["group"],
-                 "origin": drawings[n]["origin"], "licence": LICENCE, "attribution": ATTRIBUTION} for n in kept}
+                 "origin": drawings[n]["origin"], "licence": LICENCE, "attribution": _attribution(drawings[n]["path"])}
+             for n in kept}
     manifest = write_manifest(
         out, f"Debian {PACKAGE}", LICENCE, files, size=size, kind="pairs",
         rule=f"kept when ink covers {MIN_INK}..{MAX_INK} of the canvas, >= {MIN_SCORE} of strong colour "
