@@ -116,13 +116,11 @@ def _shadings(text: str | None) -> list[float]:
 def _run_hintauc(args) -> int:
     import sys
 
-    import numpy as np
-
     from irodori.atomic import atomic_path, atomic_write_text
     from irodori.errors import InputError
-    from irodori.eval.protocol import evaluate_protocol, load_drawings, paint_bucket, plot_curves, require_hintauc
+    from irodori.eval.protocol import (evaluate_protocol, load_drawings, paint_bucket, pipeline_methods, plot_curves,
+                                       require_hintauc)
     from irodori.flats import DEFAULT_SHADING, FLATS_MODES
-    from irodori.hint_input import HintLayer
     from irodori.pipeline import Colorizer
 
     t0 = time.perf_counter()
@@ -133,27 +131,7 @@ def _run_hintauc(args) -> int:
     col = Colorizer.from_pretrained(args.model)
     size = args.size or 256
     drawings = load_drawings(args.data, args.split, size, args.limit)
-    shadings = _shadings(args.shading)
-    memo = {}
-
-    def model_colors(line, layer):  # one model run per input, shared by every mode and strength
-        key = (line.ctypes.data, layer.rgb.tobytes(), layer.mask.tobytes())
-        if key not in memo:
-            memo.clear()
-            memo[key] = col.model_colors(line, layer)
-        return memo[key]
-
-    def method(mode, shading):
-        def colorize(line, hint, mask):
-            layer = HintLayer((np.clip(hint, 0, 1) * 255 + 0.5).astype(np.uint8), mask > 0.5)
-            out = col.compose(line, layer, model_colors(line, layer), mode, shading)
-            return np.asarray(out.image, np.float32) / 255
-        return colorize
-
-    methods = {}
-    for m in modes:
-        for k in ([DEFAULT_SHADING] if m == "model" else shadings):
-            methods[f"model/{m}" if len(shadings) == 1 or m == "model" else f"model/{m}@{k:g}"] = method(m, k)
+    methods = pipeline_methods(col, modes, _shadings(args.shading), DEFAULT_SHADING)
     methods["paint-bucket"] = paint_bucket
     from tqdm import tqdm
     bar = tqdm(total=len(drawings), unit="drawing", file=sys.stderr, disable=None)

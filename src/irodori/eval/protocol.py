@@ -94,9 +94,12 @@ def _add(sums: dict, key, scores: dict) -> None:
 
 
 def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_type: str = "scribble",
-                      alphas=ALPHAS, oracle: bool = True, region_metrics: bool = True, progress=None) -> dict:
+                      alphas=ALPHAS, oracle: bool = True, region_metrics: bool = True, progress=None,
+                      keep=None) -> dict:
     """Per-ratio mean PSNR/SSIM and their Hint-AUC for every method (and the oracle), plus mean
-    ``region_fill``/``bleed`` per method. ``progress``: called with each drawing's index when done."""
+    ``region_fill``/``bleed`` per method. ``progress``: called with each drawing's index when done;
+    ``keep``: called as ``keep(method, alpha, index, image_uint8)`` with every scored output (e.g. to collect
+    one ratio's outputs for FID)."""
     hintauc = require_hintauc()
     if hint_type not in HINT_TYPES:
         raise ConfigError(f"hint type must be one of {', '.join(HINT_TYPES)}, got {hint_type!r}")
@@ -113,7 +116,10 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
             hint = color_bgr[..., ::-1].astype(np.float32) / 255
             mask = (mask8 > 0).astype(np.float32)
             for name, fn in methods.items():
-                _add(sums, (name, a), ev(_to8(fn(d.line, hint, mask)), truth8))
+                out8 = _to8(fn(d.line, hint, mask))
+                if keep is not None:
+                    keep(name, a, i, out8)
+                _add(sums, (name, a), ev(out8, truth8))
             if oracle:
                 _add(sums, (ORACLE, a), ev(_oracle(hintauc, hints, line8, truth8[..., ::-1].copy(), color_bgr,
                                                    mask8), truth8))
@@ -139,6 +145,35 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
                 entry[m] = float(np.mean(vals)) if vals else float("nan")
         result["methods"][name] = entry
     return result
+
+
+def pipeline_methods(col, modes, shadings, default_shading: float, prefix: str = "model") -> dict[str, Method]:
+    """The protocol's methods for a :class:`~irodori.pipeline.Colorizer` ``col``: one per flats mode (``regions``,
+    ``hints-only``, ``model``) and shading strength, named ``PREFIX/MODE`` (``PREFIX/MODE@STRENGTH`` when
+    several strengths are asked for). The network runs once per input, shared by every mode and strength."""
+    from irodori.hint_input import HintLayer  # optional: only pipelines are scored this way
+
+    memo = {}
+
+    def model_colors(line, layer):
+        key = (line.ctypes.data, layer.rgb.tobytes(), layer.mask.tobytes())
+        if key not in memo:
+            memo.clear()
+            memo[key] = col.model_colors(line, layer)
+        return memo[key]
+
+    def method(mode, shading):
+        def colorize(line, hint, mask):
+            layer = HintLayer((np.clip(hint, 0, 1) * 255 + 0.5).astype(np.uint8), mask > 0.5)
+            out = col.compose(line, layer, model_colors(line, layer), mode, shading)
+            return np.asarray(out.image, np.float32) / 255
+        return colorize
+
+    methods = {}
+    for m in modes:
+        for k in ([default_shading] if m == "model" else shadings):
+            methods[f"{prefix}/{m}" if len(shadings) == 1 or m == "model" else f"{prefix}/{m}@{k:g}"] = method(m, k)
+    return methods
 
 
 def plot_curves(result: dict, path, metrics=("psnr", "ssim")) -> None:
