@@ -21,7 +21,8 @@ What ``train`` does, in one process (torch imported once):
    ~80 MiB, over the 64 MiB that a call can return);
 3. folds the exports, each run's ``config.yaml`` and TensorBoard logs, ``group.json`` and the log into
    ``back.tar.N`` parts of 15 MiB and ``back.json`` (sha256 of each part; what was left out, if anything did
-   not fit, the stage first and the rows in order). A failure in training still exports and folds what exists.
+   not fit: the exports come first, the stage before the rows, TensorBoard logs last). A failure in training
+   still exports and folds what exists; the exit status is 0 when training ended and every model came back.
 
 Plan (one H200; the last GPU run: ``demo-256`` alone at batch 64 trained 945 images/s with 14 loader workers,
 ~18 steps/s without data loading): one step of every run = 64 images through each. Per image, one training
@@ -78,20 +79,20 @@ def export_all(runs: Path, back: Path, rows, stage: bool, log) -> list[tuple[str
             files += [(f"models/{out.name}", out), (f"models/{out.with_suffix('.json').name}", out.with_suffix(".json"))]
         except Exception as exc:  # noqa: BLE001 - keep folding what exists
             log(f"export of {name} failed: {exc}")
-    for run in sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []:
-        for f in sorted([run / "config.yaml", *(run / "tb").rglob("*")]):
-            if f.is_file():
-                files.append((f"runs/{run.name}/{f.relative_to(run)}", f))
+    run_dirs = sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+    files += [(f"runs/{r.name}/config.yaml", r / "config.yaml") for r in run_dirs if (r / "config.yaml").is_file()]
+    for run in run_dirs:  # TensorBoard logs last: the first to be left out when space runs short
+        files += [(f"runs/{run.name}/{f.relative_to(run)}", f) for f in sorted((run / "tb").rglob("*")) if f.is_file()]
     return files
 
 
 def fold(files: list[tuple[str, Path]], out: Path, work: Path, part_bytes: int = PART_BYTES,
          max_back: int = MAX_BACK, max_parts: int = MAX_PARTS) -> dict:
     """Tar ``files`` (in order, while they fit) and split the tar into ``out/back.tar.N``; write ``back.json``."""
-    budget = min(max_back, part_bytes * max_parts) - 64 * 1024
+    budget = min(max_back, part_bytes * max_parts) - tarfile.RECORDSIZE  # the tar's end blocks and padding
     kept, left_out, total = [], [], 0
     for arc, path in files:
-        size = path.stat().st_size + 1024  # a tar header and padding per member
+        size = tarfile.BLOCKSIZE * (1 + -(-path.stat().st_size // tarfile.BLOCKSIZE))  # a header, blocks of data
         if total + size > budget:
             left_out.append(arc)
             continue
@@ -159,7 +160,8 @@ def run_train(args) -> int:
     summary = fold([*extra, ("gpu_plan.log", log_path), *files], args.out, args.work)
     log(f"back: {len(summary['parts'])} parts, {sum(p['bytes'] for p in summary['parts']) / 2**20:.1f} MiB; "
         f"left out: {summary['left_out'] or 'nothing'}; {time.monotonic() - t0:.0f} s in all")
-    return 0 if rc == 0 and not summary["left_out"] else 1
+    exported = sum(a.endswith(".safetensors") for a in summary["members"])
+    return 0 if rc == 0 and exported == len(args.rows) + bool(args.stage_init) else 1
 
 
 def main(argv=None) -> int:

@@ -65,3 +65,20 @@ def test_the_time_limit_stops_every_run_at_the_same_step_and_fit_lowers_the_step
     assert fitted.train.steps == res["fitted_steps"] == a["config"]["train"]["steps"]
     assert fitted.train.lr_decay_steps == round(200 * res["fitted_steps"] / 500)
     assert res["runs"]["b"]["lr_decay_steps"] == round(100 * res["fitted_steps"] / 500)
+
+
+def test_a_run_that_fails_is_left_out_and_the_others_go_on(tmp_path, monkeypatch):
+    from irodori.train import group
+
+    real = group._step
+
+    def flaky(r, batch, *args):
+        if r.member.name == "b" and r.state.step == 1:
+            raise RuntimeError("no such kernel")
+        real(r, batch, *args)
+
+    monkeypatch.setattr(group, "_step", flaky)
+    cfg = load_config("tiny", [*FAST, "train.steps=3"])
+    res = train_group([Member("a", cfg), Member("b", cfg)], tmp_path, device="cpu", log=lambda _m: None)
+    assert res["step"] == 3 and res["failed"]["b"]["step"] == 1 and "no such kernel" in res["failed"]["b"]["error"]
+    assert _state(tmp_path / "a")["step"] == 3 and set(res["runs"]) == {"a"}

@@ -30,7 +30,7 @@ from irodori.atomic import atomic_path, atomic_write_text
 from irodori.config import load_config
 from irodori.errors import InputError, WeightsError
 from irodori.eval.fid import FID
-from irodori.eval.protocol import ORACLE, Drawing, evaluate_protocol, load_drawings, paint_bucket, pipeline_methods
+from irodori.eval.protocol import ALPHAS, ORACLE, Drawing, evaluate_protocol, load_drawings, paint_bucket, pipeline_methods
 from irodori.eval.protocol import plot_curves
 from irodori.experiments.table1 import model_cost
 from irodori.flats import DEFAULT_SHADING
@@ -90,8 +90,10 @@ def _fid_or_note(extractor: str):
 
 
 def evaluate_rows(models: Path, eval_root: Path, out: Path, *, split: str = "test", size: int = 256,
-                  limit: int | None = None, fid_extractor: str = "auto", ms_runs: int = 5, log=print) -> dict:
-    """Evaluate every row found in ``models`` (module docstring) and write the table, JSON and plot into ``out``."""
+                  limit: int | None = None, fid_extractor: str = "auto", ms_runs: int = 5, alphas=ALPHAS,
+                  log=print) -> dict:
+    """Evaluate every row found in ``models`` (module docstring) and write the table, JSON and plot into ``out``.
+    ``alphas``: the protocol's hint ratios (they must include :data:`FID_ALPHA`)."""
     rows = [(label, preset, path) for label, preset in (*ROWS_256, *OPTIONAL_256)
             if (path := find_model(Path(models), preset)) is not None]
     missing = [p for _, p in ROWS_256 if all(p != r[1] for r in rows)]
@@ -112,7 +114,7 @@ def evaluate_rows(models: Path, eval_root: Path, out: Path, *, split: str = "tes
             kept[preset][i] = image
 
     t0 = time.perf_counter()
-    res = evaluate_protocol(drawings, methods, "scribble", region_metrics=False, keep=keep,
+    res = evaluate_protocol(drawings, methods, "scribble", alphas=alphas, region_metrics=False, keep=keep,
                             progress=lambda i: log(f"  {i + 1}/{len(drawings)} drawings") if (i + 1) % 50 == 0 else None)
     log(f"table1: Hint-AUC of {len(methods)} methods in {time.perf_counter() - t0:.0f} s")
     fid, fid_note = _fid_or_note(fid_extractor)

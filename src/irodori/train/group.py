@@ -10,6 +10,9 @@ export``, ``irodori train`` (to resume one alone) and ``Colorizer.from_pretraine
 on what shapes the batches (the ``data`` section, batch size, seed, steps; ``grad_accum`` 1) and start at
 the same step; the networks, losses, learning rates and precision are each run's own.
 
+A run whose step raises (an operation the device lacks, out of memory) is left out from there, with its
+last checkpoint, and the others go on (``failed`` in the result).
+
 ``fit``: after ``warmup`` steps, ``calibrate`` steps are timed; then ``train.steps`` of every run is lowered to
 what fits before ``time_limit`` less ``reserve`` seconds, and each run's ``lr_decay_steps`` is scaled with it
 (:func:`fit_steps`), so that the learning-rate decay ends inside the time the machine is lent for. The
@@ -154,13 +157,21 @@ def train_group(members: list[Member], out_root: str | Path, *, time_limit: floa
     fixed, data_iter = {k: v[:4].clone().float() for k, v in first.items()}, _prepend(first, data_iter)
     log(f"group of {len(runs)} runs on {dev}: {', '.join(r.member.name for r in runs)}; dataset {len(dataset)} "
         f"samples, batch {cfg0.train.batch_size}, from step {start}")
-    stop, timing, fitted = _StopFlag(), {}, None
+    stop, timing, fitted, failed = _StopFlag(), {}, None, {}
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        while runs[0].state.step < runs[0].member.cfg.train.steps and not stop.stop:
+        while runs and runs[0].state.step < runs[0].member.cfg.train.steps and not stop.stop:
             batch = next(data_iter)
-            for r in runs:
-                _step(r, batch, dist_info, dev, fixed)
+            for r in list(runs):
+                try:
+                    _step(r, batch, dist_info, dev, fixed)
+                except Exception as exc:  # noqa: BLE001 - one run's failure must not take the others down
+                    log(f"[{r.member.name}] failed at step {r.state.step + 1}, left out from here: {exc!r}")
+                    failed[r.member.name] = {"step": r.state.step, "error": repr(exc)}
+                    r.progress.close()
+                    runs.remove(r)
+            if not runs:
+                break
             done = runs[0].state.step - start
             if fit and fitted is None and done in (warmup, warmup + calibrate):
                 timing[done] = _sync(dev)
@@ -174,7 +185,8 @@ def train_group(members: list[Member], out_root: str | Path, *, time_limit: floa
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    return _finish(runs, stop, start, timing, warmup, calibrate, fitted, time.monotonic() - t_start, log)
+    result = _finish(runs, stop, start, timing, warmup, calibrate, fitted, time.monotonic() - t_start, log)
+    return {**result, "failed": failed}
 
 
 def _step(r: _Run, batch: dict, dist_info, dev: torch.device, fixed: dict) -> None:
@@ -200,11 +212,11 @@ def _finish(runs: list[_Run], stop, start: int, timing: dict, warmup: int, calib
         r.progress.close()
         results[r.member.name] = {"step": r.state.step, "steps": tc.steps, "lr_decay_steps": tc.lr_decay_steps,
                                   **r.progress.last}
-    step = runs[0].state.step
+    step = runs[0].state.step if runs else start
     per = ((timing[warmup + calibrate] - timing[warmup]) / calibrate) if warmup + calibrate in timing else None
     if stop.stop:
         log(f"stopped by {stop.signal} at step {step}; every run's checkpoint written")
     return {"step": step, "seconds": seconds, "seconds_per_step": per,
             "fitted_steps": fitted if fitted and fitted > 0 else None, "time_limit": bool(stop.timed_out),
-            "interrupted": bool(stop.stop and not stop.timed_out and step < runs[0].member.cfg.train.steps),
+            "interrupted": bool(stop.stop and not stop.timed_out and runs and step < runs[0].member.cfg.train.steps),
             "runs": results}

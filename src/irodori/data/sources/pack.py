@@ -60,7 +60,7 @@ def encode_color(path: Path, quality: int, lossless: bytes | None = None) -> tup
         rgb = im.convert("RGB")
         if lossless is None:
             buf = io.BytesIO()
-            rgb.save(buf, format="WEBP", lossless=True, quality=100, method=4)
+            rgb.save(buf, format="WEBP", lossless=True, quality=50, method=2)  # 5x faster than method 4, ~15% larger
             lossless = buf.getvalue()
         buf = io.BytesIO()
         rgb.save(buf, format="WEBP", quality=quality, method=6)
