@@ -16,8 +16,12 @@ While the pack is over ``--max-mib`` the lossy files are encoded again :data:`QU
 Resumable: every file is written atomically and recorded in ``DEST/.pack-progress.json`` (every
 :data:`SAVE_EVERY` files) with its encoding; a rerun encodes only what is missing or was encoded otherwise.
 
-Tolerance (``tests/test_data_pack.py``): decoded colour is within 1/255 of the source where stored lossless
-and above 30 dB PSNR where lossy; decoded line art is the source thresholded at :data:`INK_BELOW`, exactly.
+Tolerance: lossless colour decodes to the source exactly and line art to the source thresholded at
+:data:`INK_BELOW`, exactly (``tests/test_data_pack.py``, which also holds smooth lossy colour above 30 dB PSNR).
+Measured on the corpus packed whole (4,955 train drawings, 31.3 MiB at quality 85, 2026-12-04; 60 drawings
+sampled per source): OpenMoji all lossless; OpenClipart half lossless, the rest ≥ 27.0 dB; DiceBear median
+38.0 dB (min 34.5); Wesnoth 36.9 (30.5); Naev 40.4 (36.4). The 1-bit line art differs from the grey source by
+0.007-0.019 on average (anti-aliased edges).
 """
 
 from __future__ import annotations
