@@ -35,6 +35,9 @@ PRESETS: dict[str, str] = {
     "demo-256": "demo-256.yaml",
     "demo-256-no-attention": "demo-256-no-attention.yaml",
     "demo-256-cpu": "demo-256-cpu.yaml",
+    "demo-256-pix2pixhd": "demo-256-pix2pixhd.yaml",
+    "demo-256-alacgan": "demo-256-alacgan.yaml",
+    "demo-256-secat": "demo-256-secat.yaml",
     "tiny": "tiny.yaml",
 }
 

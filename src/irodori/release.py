@@ -21,19 +21,54 @@ def config_path_for(weights: Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool = False, **meta) -> Path:
+#: A release stored at 8 bits (``irodori export --int8``): a transport format for bringing weights back from
+#: a machine whose output is capped; loading restores float32 weights (within half a step of each channel).
+INT8 = "int8-per-channel"
+_SCALE = ".int8_scale"
+
+
+def quantize_int8(tensors: dict) -> dict:
+    """Float tensors of 2+ dimensions as int8 with one float32 scale per output channel (``NAME.int8_scale``,
+    the channel's largest magnitude / 127); other float tensors as float16; the rest as they are."""
+    out = {}
+    for k, v in tensors.items():
+        if v.is_floating_point() and v.ndim >= 2:
+            v = v.float()
+            scale = v.abs().flatten(1).amax(1).clamp_min(1e-12) / 127
+            out[k] = torch.round(v / scale.view(-1, *[1] * (v.ndim - 1))).to(torch.int8)
+            out[k + _SCALE] = scale
+        else:
+            out[k] = v.half() if v.is_floating_point() else v
+    return out
+
+
+def dequantize_int8(tensors: dict) -> dict:
+    """The float32 tensors of :func:`quantize_int8`'s output."""
+    out = {}
+    for k, v in tensors.items():
+        if k.endswith(_SCALE):
+            continue
+        scale = tensors.get(k + _SCALE)
+        out[k] = v.float() * scale.view(-1, *[1] * (v.ndim - 1)) if scale is not None else v
+    return out
+
+
+def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool = False, int8: bool = False,
+                 **meta) -> Path:
     """Write a generator ``state_dict`` as safetensors and its config as JSON next to it, atomically.
 
     ``meta`` entries go into both; ``lineage`` (see :mod:`irodori.lineage`) defaults to one stage
-    of ``cfg`` with ``step`` steps.
+    of ``cfg`` with ``step`` steps. ``int8``: the :data:`INT8` transport format.
     """
     out = Path(out)
     tensors = {k: (v.half() if fp16 and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in state_dict.items()
                if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
+    if int8:
+        tensors = {k: v.contiguous() for k, v in quantize_int8(tensors).items()}
     if meta.get("lineage") is None:  # weights made outside a training run: one stage, this config's
         meta["lineage"] = [new_stage(cfg, steps=int(meta.get("step") or 0))]
-    meta = {"config": cfg.to_dict(), "dtype": "float16" if fp16 else "float32", **meta}
+    meta = {"config": cfg.to_dict(), "dtype": INT8 if int8 else "float16" if fp16 else "float32", **meta}
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, lambda f: f.write(save(tensors, metadata={"irodori": json.dumps(meta)})))
     atomic_write_text(config_path_for(out), json.dumps(meta, indent=1))
@@ -58,7 +93,7 @@ def load_run_generator(run_dir: str | Path, device: str | torch.device = "cpu") 
     return cfg, G.to(device).eval().requires_grad_(False), {"step": state["step"], "source": str(latest)}
 
 
-def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False,
+def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False, int8: bool = False,
                    native_size: int | None = None) -> tuple[Path, int]:
     """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step).
 
@@ -69,7 +104,7 @@ def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False,
     cfg = config_from_dict(state["config"])
     step = int(state["step"])
     lineage = with_steps(state.get("lineage") or [new_stage(cfg)], step)
-    path = save_release(state["G_ema"], cfg, out, fp16=fp16, step=step, source=latest.name,
+    path = save_release(state["G_ema"], cfg, out, fp16=fp16, int8=int8, step=step, source=latest.name,
                         irodori=state.get("irodori", ""), lineage=lineage,
                         native_size=int(native_size or cfg.data.size))
     return path, step
@@ -92,6 +127,8 @@ def load_generator_weights(G: torch.nn.Module, path: str | Path, cfg: Config) ->
         tensors = load_file(str(path))
     except (ValueError, KeyError, SafetensorError, OSError) as exc:
         raise IrodoriError(f"cannot load model {path}: {exc}") from exc
+    if meta.get("dtype") == INT8:
+        tensors = dequantize_int8(tensors)
     if _generator_of(meta) != cfg.to_dict()["generator"]:
         raise IrodoriError(f"{path} holds a different generator than this config's")
     own = G.state_dict()

@@ -19,7 +19,11 @@ def add_parser(sub) -> None:
                                    "only if it is a release's config. A symlink is written through.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--out", required=True, metavar="FILE.safetensors")
-    p.add_argument("--fp16", action="store_true", help="store weights in float16 (half the size)")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_true", help="store weights in float16 (half the size)")
+    precision.add_argument("--int8", action="store_true",
+                           help="store weights at 8 bits with a scale per output channel (a quarter of the size; "
+                                "a transport format, e.g. back from a GPU machine; loads as float32)")
     p.add_argument("--native-size", type=whole_number, metavar="PX",
                    help="the working long side colorizing uses by default (default: the run's data.size; give "
                         "the drawings' size for a stage trained on crops of them)")
@@ -77,6 +81,6 @@ def run(args) -> int:
     if args.native_size is not None and not RESOLUTION_RANGE[0] <= args.native_size <= RESOLUTION_RANGE[1]:
         raise InputError(f"--native-size must lie in {RESOLUTION_RANGE[0]}..{RESOLUTION_RANGE[1]}, got {args.native_size}")
     check_out(args.run_dir, args.out)
-    path, step = export_release(args.run_dir, args.out, args.fp16, args.native_size)
+    path, step = export_release(args.run_dir, args.out, args.fp16, args.int8, args.native_size)
     print(f"wrote {path} and {path.with_suffix('.json')} (EMA generator at step {step})")
     return 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
@@ -30,17 +30,29 @@ from irodori.data.imageio import load_grey, load_rgb
 from irodori.errors import ConfigError, InputError
 
 
-def read_corpus(root: Path, split: str) -> dict[str, tuple[list[str], bool]]:
-    """``source -> (sorted names in split, has line art)`` for every source folder under ``root``."""
+class CorpusSource(NamedTuple):
+    """One source folder: its names in the split, whether it has line art, and its files' extensions
+    (``.png`` in a prepared corpus; a pack, :mod:`irodori.data.sources.pack`, names others in its manifest)."""
+
+    names: list[str]
+    paired: bool
+    color_ext: str = ".png"
+    black_ext: str = ".png"
+
+
+def read_corpus(root: Path, split: str) -> dict[str, CorpusSource]:
+    """``source -> CorpusSource`` for every source folder under ``root``."""
     found = {}
     for sub in sorted(p for p in root.iterdir() if (p / "manifest.json").is_file()):
         try:
-            files = json.loads((sub / "manifest.json").read_text(encoding="utf-8"))["files"]
-        except (ValueError, KeyError, TypeError) as exc:
+            manifest = json.loads((sub / "manifest.json").read_text(encoding="utf-8"))
+            files, encoding = manifest["files"], manifest.get("encoding") or {}
+            exts = (str(encoding.get("color", ".png")), str(encoding.get("black", ".png")))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"{sub / 'manifest.json'} is not a corpus manifest ({exc})") from None
         names = sorted(n for n, r in files.items()
                        if is_kept(r) and (split == "all" or r.get("split") == split))
-        found[sub.name] = (names, (sub / "black").is_dir())
+        found[sub.name] = CorpusSource(names, (sub / "black").is_dir(), *exts)
     return found
 
 
@@ -79,11 +91,11 @@ class CorpusPairs(SampleDataset):
         self.extract_prob = float(extract_prob)
         self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
         found = read_corpus(self.root, self.split)
-        if not any(names for names, _ in found.values()):
+        if not any(src.names for src in found.values()):
             raise InputError(f"{self.root} holds no corpus images in split {split!r}")
-        self.weights = source_weights({k: len(v[0]) for k, v in found.items()}, sources)
+        self.weights = source_weights({k: len(v.names) for k, v in found.items()}, sources)
         self.sources = {k: found[k] for k in self.weights}
-        self.items = [(k, n) for k in self.sources for n in self.sources[k][0]]
+        self.items = [(k, n) for k in self.sources for n in self.sources[k].names]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -94,18 +106,18 @@ class CorpusPairs(SampleDataset):
             return self.items[index]
         keys = list(self.weights)
         source = keys[int(rng.choice(len(keys), p=[self.weights[k] for k in keys]))]
-        names = self.sources[source][0]
+        names = self.sources[source].names
         return source, names[int(rng.integers(len(names)))]
 
     def sample(self, index, rng):
         source, name = self.pick(index, rng)
-        paired = self.sources[source][1]
-        use_extracted = not paired or rng.random() < self.extract_prob
-        color = load_rgb(self.root / source / "color" / f"{name}.png")
+        src = self.sources[source]
+        use_extracted = not src.paired or rng.random() < self.extract_prob
+        color = load_rgb(self.root / source / "color" / f"{name}{src.color_ext}")
         if use_extracted:
             (color,) = random_scaled_crop([color], self.spec.size, rng, self.crop_scale)
             return make_sample(color, rng, self.spec)
-        line = load_grey(self.root / source / "black" / f"{name}.png")
+        line = load_grey(self.root / source / "black" / f"{name}{src.black_ext}")
         if line.shape != color.shape[:2]:
             raise InputError(f"{self.root / source}: color and black images of {name} differ in size")
         color, line = random_scaled_crop([color, line], self.spec.size, rng, self.crop_scale)

@@ -99,12 +99,15 @@ def blank_page(line: np.ndarray, hint: np.ndarray, mask: np.ndarray) -> np.ndarr
 
 
 def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_type: str = "scribble",
-                      alphas=ALPHAS, oracle: bool = True, region_metrics: bool = True, progress=None) -> dict:
+                      alphas=ALPHAS, oracle: bool = True, region_metrics: bool = True, progress=None,
+                      keep=None) -> dict:
     """Per-ratio mean PSNR/SSIM and their Hint-AUC for every method (and the oracle), plus mean
     ``region_fill``/``bleed`` per method and, at α = 0 (no hints), the mean lightness of each method's
     figure (``lightness``, :func:`~irodori.eval.metrics.figure_lightness` over the ground truth's
     :func:`~irodori.eval.metrics.figure_mask`) beside the truth's (``truth_lightness``).
-    ``progress``: called with each drawing's index when done."""
+    ``progress``: called with each drawing's index when done; ``keep``: called as
+    ``keep(method, alpha, index, image_uint8)`` with every scored output (e.g. to collect one ratio's
+    outputs for FID)."""
     hintauc = require_hintauc()
     if hint_type not in HINT_TYPES:
         raise ConfigError(f"hint type must be one of {', '.join(HINT_TYPES)}, got {hint_type!r}")
@@ -125,7 +128,10 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
             mask = (mask8 > 0).astype(np.float32)
             for name, fn in methods.items():
                 out = fn(d.line, hint, mask)
-                _add(sums, (name, a), ev(_to8(out), truth8))
+                out8 = _to8(out)
+                if keep is not None:
+                    keep(name, a, i, out8)
+                _add(sums, (name, a), ev(out8, truth8))
                 if a == 0:
                     light[name].append(figure_lightness(out, figure))
             if oracle:
