@@ -3,7 +3,7 @@
 For every drawing of a corpus split that has real line art (``black/``), the network alone colorizes it
 with no hints twice: once from its real line art and once from XDoG line art of its colour image (the
 fixed evaluation XDoG, the style every painting is trained with). It prints the figure's mean lightness
-(CIELAB L*/100 over :func:`irodori.eval.metrics.figure_mask`) of both outputs beside the ground truth's.
+(CIELAB L*/100 over :func:`irodori.data.figure.figure_mask`) of both outputs beside the ground truth's.
 If dense XDoG lines are a cue for dark painting, the XDoG column is the darker one on the same drawings.
 Paintings (no ``black/``) are scored from their XDoG line art only.
 
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from irodori.data.lineart import luma, xdog
-from irodori.eval.metrics import figure_lightness, figure_mask
+from irodori.data.figure import figure_mask
+from irodori.eval.metrics import figure_lightness
 from irodori.eval.protocol import EVAL_XDOG, load_drawings
 from irodori.hint_input import HintLayer
 from irodori.pipeline import Colorizer

@@ -12,7 +12,8 @@ from PIL import Image
 from irodori.cli import main
 from irodori.eval.adapter import colorizer_methods
 from irodori.eval.gate import decide
-from irodori.eval.metrics import figure_lightness, figure_mask
+from irodori.data.figure import figure_mask
+from irodori.eval.metrics import figure_lightness
 from irodori.hint_input import layer_from_floats
 from irodori.losses import generator_objective, region_l1_loss
 

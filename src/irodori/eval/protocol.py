@@ -33,7 +33,8 @@ from irodori.data.imageio import load_grey, load_rgb
 from irodori.data.lineart import XDoGParams, luma, xdog
 from irodori.errors import ConfigError, InputError
 from irodori.eval.evaluate import split_names
-from irodori.eval.metrics import METRICS, figure_lightness, figure_mask, line_regions
+from irodori.data.figure import figure_mask
+from irodori.eval.metrics import METRICS, figure_lightness, line_regions
 from irodori.eval.regionhints import closed_region_dots
 
 ALPHAS = (0.0, 0.01, 0.03, 0.05, 0.10, 0.25, 0.50, 1.0)
@@ -104,7 +105,7 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
     """Per-ratio mean PSNR/SSIM and their Hint-AUC for every method (and the oracle), plus mean
     ``region_fill``/``bleed`` per method and, at α = 0 (no hints), the mean lightness of each method's
     figure (``lightness``, :func:`~irodori.eval.metrics.figure_lightness` over the ground truth's
-    :func:`~irodori.eval.metrics.figure_mask`) beside the truth's (``truth_lightness``).
+    :func:`~irodori.data.figure.figure_mask`) beside the truth's (``truth_lightness``).
     ``progress``: called with each drawing's index when done; ``keep``: called as
     ``keep(method, alpha, index, image_uint8)`` with every scored output (e.g. to collect one ratio's
     outputs for FID)."""

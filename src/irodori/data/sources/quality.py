@@ -20,10 +20,10 @@ rule, ``python -m irodori.data.sources.quality DIR --sheet OUT.png``), never on 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from irodori.eval.color import srgb_to_lab
-from irodori.eval.metrics import figure_mask
+from irodori.data.figure import figure_mask
 
 MIN_INK = 0.002
 MAX_INK_ON_WHITE = 0.25
@@ -37,7 +37,7 @@ WHITE_LEVEL = 0.94
 def pair_stats(color: np.ndarray, line: np.ndarray | None) -> dict[str, float]:
     """The figures every rule reads: ``color`` ``H×W×3 uint8``, ``line`` ``H×W uint8`` or None."""
     rgb = color.astype(np.float32) / 255
-    lab = srgb_to_lab(rgb[::2, ::2])  # every other pixel: plenty for these statistics, 4x cheaper
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb[::2, ::2]), cv2.COLOR_RGB2Lab)  # every other pixel: 4x cheaper
     figure = figure_mask(rgb)[::2, ::2]
     chroma = np.hypot(lab[..., 1], lab[..., 2])[figure]
     box = _content_box(lab[..., 0])
