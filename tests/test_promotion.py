@@ -75,7 +75,7 @@ class _CountingColorizer:
     def __init__(self):
         self.calls = 0
 
-    def model_colors(self, line, layer):
+    def model_colors(self, line, layer, resolution=None):
         self.calls += 1
         return np.full((*line.shape, 3), 0.5, np.float32)
 

@@ -158,7 +158,7 @@ def test_freed_memory_goes_back_to_the_os_after_a_large_request_only(colorizer, 
     calls = []
     monkeypatch.setattr(uploads, "release_freed_memory", lambda: calls.append(1) or True)
     monkeypatch.setattr(uploads, "TRIM_PIXELS", 1000)
-    uploads.colorize_upload(colorizer, _png(48, 40), None, None, False, 10**6)  # 1920 px: over
+    uploads.colorize_upload(colorizer, uploads.ColorizeForm(_png(48, 40)), 10**6)  # 1920 px: over
     assert calls == [1]
-    uploads.colorize_upload(colorizer, _png(30, 30), None, None, False, 10**6)  # 900 px: under
+    uploads.colorize_upload(colorizer, uploads.ColorizeForm(_png(30, 30)), 10**6)  # 900 px: under
     assert calls == [1]

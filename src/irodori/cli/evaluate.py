@@ -53,6 +53,8 @@ def add_parser(sub) -> None:
                    help="hintauc: shading strength(s) in [0, 1] for the regions/hints-only modes, comma-separated "
                         "(default: the pipeline's); each mode x strength is scored as model/MODE@STRENGTH")
     p.add_argument("--plot", metavar="PNG", help="hintauc: write the per-ratio curves of every method here")
+    p.add_argument("--resolution", type=whole_number, metavar="PX",
+                   help="hintauc: the working long side the model runs at (default: the pipeline's, as colorize)")
 
 
 def format_results(res: dict, metrics) -> list[str]:
@@ -152,7 +154,7 @@ def _run_hintauc(args) -> int:
     col = Colorizer.from_pretrained(args.model)
     size = args.size or 256
     drawings = load_drawings(args.data, args.split, size, args.limit)
-    methods = colorizer_methods(col, modes, _shadings(args.shading))
+    methods = colorizer_methods(col, modes, _shadings(args.shading), resolution=args.resolution)
     methods["paint-bucket"] = paint_bucket
     from tqdm import tqdm
     bar = tqdm(total=len(drawings), unit="drawing", file=sys.stderr, disable=None)

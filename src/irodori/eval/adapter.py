@@ -18,8 +18,8 @@ from irodori.hint_input import HintLayer, layer_from_floats
 class _OneInputCache:
     """The model colors of the last input seen (the protocol asks for one input at a time)."""
 
-    def __init__(self, col):
-        self.col = col
+    def __init__(self, col, resolution: int | None = None):
+        self.col, self.resolution = col, resolution
         self.key: bytes | None = None
         self.value: np.ndarray | None = None
 
@@ -30,14 +30,16 @@ class _OneInputCache:
             digest.update(np.ascontiguousarray(a).tobytes())
         key = digest.digest()
         if key != self.key:
-            self.key, self.value = key, self.col.model_colors(line, layer)
+            self.key, self.value = key, self.col.model_colors(line, layer, self.resolution)
         return self.value
 
 
-def colorizer_methods(col, modes=("regions",), shadings=(DEFAULT_SHADING,), prefix: str = "model") -> dict:
+def colorizer_methods(col, modes=("regions",), shadings=(DEFAULT_SHADING,), prefix: str = "model",
+                      resolution: int | None = None) -> dict:
     """``name -> (line, hint, mask) -> image`` for every flats mode (× shading strength, for the modes
-    that use one); names are ``PREFIX/MODE``, or ``PREFIX/MODE@STRENGTH`` when several strengths are asked."""
-    colors = _OneInputCache(col)
+    that use one); names are ``PREFIX/MODE``, or ``PREFIX/MODE@STRENGTH`` when several strengths are asked.
+    ``resolution``: the network's working long side (default: the model's native size)."""
+    colors = _OneInputCache(col, resolution)
 
     def method(mode: str, shading: float):
         def colorize(line, hint, mask):

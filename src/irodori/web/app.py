@@ -29,16 +29,18 @@ from starlette.requests import ClientDisconnect
 
 import irodori
 from irodori import threads
+from irodori.config import WORKING_SIZE
 from irodori.errors import InputError, IrodoriError, TooLarge, UnreadableImage
-from irodori.config import whole_number
-from irodori.flats import FLATS_MODES
+from irodori.config import decimal_number, whole_number
+from irodori.flats import DEFAULT_SHADING, FLATS_MODES
 from irodori.pipeline import ASSET_DIR, BUNDLED, Colorizer
+from irodori.regions import MAX_GAP_RANGE
 from irodori.web.docs import add_docs
 from irodori.web.forms import FormError, read_form
 from irodori.web.limits import LOCAL_HOSTS, BodyLimit, HostGuard, SecurityHeaders, drain
 from irodori.web.queue import ClientGone, QueueFull, WorkQueue, result_unless_client_leaves
 from irodori.web.schemas import COLORIZE_BODY, COLORIZE_RESPONSES, Health, ModelCard
-from irodori.web.uploads import LAYER_KEYS, colorize_upload
+from irodori.web.uploads import LAYER_KEYS, ColorizeForm, colorize_upload
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -102,6 +104,21 @@ def _choice(value, name: str, choices, default: str) -> str:
     return text
 
 
+def _number(value, name: str, low: float, high: float, whole: bool = False):
+    """An optional form number in ``low..high`` (None when absent or blank), else 422 naming the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    kind = "a whole number" if whole else "a number"
+    try:
+        # ASCII digits only, as every number this server reads: no 1_024 or other scripts' digits
+        number = whole_number(str(value).strip()) if whole else decimal_number(str(value).strip())
+    except ValueError:
+        raise ApiError(422, f"{name}: expected {kind} in {low:g}..{high:g}, got {value!r}") from None
+    if not low <= number <= high:  # also refuses nan
+        raise ApiError(422, f"{name}: expected {kind} in {low:g}..{high:g}, got {value!r}")
+    return number
+
+
 def _resolution(value, max_resolution: int) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -114,7 +131,7 @@ def _resolution(value, max_resolution: int) -> int | None:
     return res
 
 
-async def _read_form(request: Request, max_resolution: int, max_part_size: int) -> dict:
+async def _read_form(request: Request, max_resolution: int, max_part_size: int) -> ColorizeForm:
     """The colorize form's fields, validated (415 for a body that is not multipart, 400 for one the parser
     refuses, 422 for bad fields)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
@@ -127,21 +144,24 @@ async def _read_form(request: Request, max_resolution: int, max_part_size: int) 
         raise ApiError(400, str(exc)) from None
 
 
-async def _parse_form(request: Request, max_resolution: int, max_part_size: int) -> dict:
+async def _parse_form(request: Request, max_resolution: int, max_part_size: int) -> ColorizeForm:
     form = await read_form(request, max_part_size)
     try:
         lineart = form.get("lineart")
         if not isinstance(lineart, UploadFile):
             raise ApiError(422, "lineart: missing; send the line art as a file field named 'lineart'")
-        job = {"resolution": _resolution(form.get("resolution"), max_resolution),
-               "layers": _flag(form.get("layers"), "layers"),
-               "flats": _choice(form.get("flats"), "flats", FLATS_MODES, "regions")}
+        shading = _number(form.get("shading"), "shading", 0, 1)
+        options = {"resolution": _resolution(form.get("resolution"), max_resolution) or min(WORKING_SIZE,
+                                                                                            max_resolution),
+                   "layers": _flag(form.get("layers"), "layers"), "claims": _flag(form.get("claims"), "claims"),
+                   "flats": _choice(form.get("flats"), "flats", FLATS_MODES, "regions"),
+                   "shading": DEFAULT_SHADING if shading is None else shading,
+                   "max_gap": _number(form.get("max_gap"), "max_gap", *MAX_GAP_RANGE, whole=True)}
         hints = form.get("hints")
-        job["hints"] = await hints.read() if isinstance(hints, UploadFile) else hints
-        job["lineart"] = await lineart.read()
+        hints = await hints.read() if isinstance(hints, UploadFile) else hints
+        return ColorizeForm(await lineart.read(), hints, **options)
     finally:
         await form.close()
-    return job
 
 
 def _busy(queue: WorkQueue) -> ApiError:
@@ -150,11 +170,11 @@ def _busy(queue: WorkQueue) -> ApiError:
                     {"Retry-After": str(seconds)})
 
 
-async def _run(request: Request, queue: WorkQueue, colorizer: Colorizer, job: dict, max_pixels: int) -> dict:
+async def _run(request: Request, queue: WorkQueue, colorizer: Colorizer, form: ColorizeForm,
+               max_pixels: int) -> dict:
     """Queue the job (503 when full) and wait for it; input errors become 413/415/422, the rest 500."""
     try:
-        future = queue.submit(colorize_upload, colorizer, job["lineart"], job["hints"], job["resolution"],
-                              job["layers"], max_pixels, job["flats"])
+        future = queue.submit(colorize_upload, colorizer, form, max_pixels)
     except QueueFull:
         raise _busy(queue) from None
     try:
@@ -171,12 +191,17 @@ async def _run(request: Request, queue: WorkQueue, colorizer: Colorizer, job: di
         raise ApiError(500, "colorization failed (the server log has the details)") from None
 
 
-def _answer(out: dict, layers: bool) -> Response:
-    headers = {"Cache-Control": "no-store", "X-Colorize-Seconds": str(out["seconds"])}
-    if not layers:
+def _answer(out: dict, form: ColorizeForm) -> Response:
+    headers = {"Cache-Control": "no-store", "X-Colorize-Seconds": str(out["seconds"]),
+               "X-Working-Size": str(out["resolution"])}
+    if not form.json:
         return Response(out["image"], media_type="image/png", headers=headers)
+    b64 = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
     for key in LAYER_KEYS:
-        out[key] = base64.b64encode(out[key]).decode("ascii")
+        if key in out:
+            out[key] = b64(out[key])
+    if "claims" in out:
+        out["claims"]["regions"] = b64(out["claims"]["regions"])
     return JSONResponse(out, headers=headers)
 
 
@@ -206,7 +231,8 @@ def public(value):
 def _card(colorizer: Colorizer, model_name: str, model_card: str | None) -> dict:
     """What ``/api/model`` answers (no server paths: see :func:`public`)."""
     meta = {k: v for k, v in colorizer.meta.items() if k != "config"}
-    return {"name": model_name, "native_size": colorizer.native_size, "meta": public(meta),
+    return {"name": model_name, "native_size": colorizer.native_size, "working_size": WORKING_SIZE,
+            "meta": public(meta),
             "config": public(colorizer.config.to_dict()), "card": model_card}
 
 
@@ -254,16 +280,17 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
               openapi_extra={"requestBody": COLORIZE_BODY}, summary="Colorize a line art with color hints")
     async def colorize(request: Request):
         """Colorize `lineart` with `hints`. The answer is a PNG the size of the line art, or with `layers=1`
-        JSON holding the image, its layers and the layered files (see ColorizeLayers), base64-encoded."""
+        or `claims=1` JSON holding the image and, as asked, its layers and layered files, and what each hint
+        claimed (see ColorizeLayers), base64-encoded."""
         if queue.full():  # before the body is parsed: a busy server stays cheap to ask
             await drain(request.receive)
             raise _busy(queue)
         try:
-            job = await _read_form(request, max_resolution, max_upload_bytes)
-            out = await _run(request, queue, colorizer, job, max_pixels)
+            form = await _read_form(request, max_resolution, max_upload_bytes)
+            out = await _run(request, queue, colorizer, form, max_pixels)
         except ClientGone:
             return Response(status_code=499)  # nobody is listening; the job never ran if it was still waiting
-        return _answer(out, job["layers"])
+        return _answer(out, form)
 
     @app.get("/api/health", response_model=Health, summary="Liveness, queue state and limits")
     async def health():
