@@ -11,10 +11,10 @@ from irodori.threads import configure_openmp
 
 def _commands() -> dict:
     # Imported here so `irodori --help` stays fast and each subcommand imports only what it needs.
-    from irodori.cli import (bench, colorize, convert_weights, evaluate, export, export_onnx, info, prepare, serve,
-                             table1, train)
+    from irodori.cli import (bench, colorize, convert_weights, evaluate, export, export_onnx, export_web, info, prepare,
+                             serve, table1, train)
     return {"colorize": colorize, "info": info, "prepare": prepare, "train": train, "export": export,
-            "export-onnx": export_onnx, "evaluate": evaluate, "bench": bench, "serve": serve,
+            "export-onnx": export_onnx, "export-web": export_web, "evaluate": evaluate, "bench": bench, "serve": serve,
             "convert-weights": convert_weights, "table1": table1}
 
 

@@ -5,14 +5,14 @@
 // screen marked out of date, with a retry (automatic when the server is busy or unreachable), and the
 // status bar says what happened. Modules: hints.js (hint data, the CLI's JSON), layer.js (strokes and
 // undo), palette.js (recent colors), zoom.js (pinch and wheel zoom), radios.js (keyboard radio groups),
-// markdown.js (the model card), server.js (the API).
+// markdown.js (the model card), backend.js (the server's API, server.js, or the browser itself, local.js).
 
 import { HintError, drawHints, hexToRgb, hintJsonText, hintPixelsFromImage, hintSquares, hintStats, parseHintJson,
   rgbToHex, MAX_HINTS } from './hints.js';
 import { HintLayer } from './layer.js';
 import { Palette } from './palette.js';
 import { checkRadio, radioGroup } from './radios.js';
-import { ServerError, colorize as requestColorize, renderModel, serverInfo } from './server.js';
+import { ServerError, colorize as requestColorize, renderModel, serverInfo } from './backend.js';
 import { StageZoom } from './zoom.js';
 
 const PREVIEW_DELAY_MS = 400;
@@ -488,7 +488,7 @@ async function download(kind) {
   if (!state.file) return;
   if (kind === 'hints') { saveBlob(await layer.toBlob(), `${state.stem}.hints.png`); return; }
   const names = { image: 'colored.png', line: 'line.png', flats: 'flats.png', shading: 'shading.png', ora: 'ora', psd: 'psd' };
-  if (state.result) saveBlob(state.result[kind], `${state.stem}.${names[kind]}`);
+  if (state.result) saveBlob(await state.result[kind], `${state.stem}.${names[kind]}`);  // local.js makes layer files when asked
 }
 
 async function loadServerInfo() {
