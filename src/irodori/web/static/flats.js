@@ -78,8 +78,10 @@ export function compose(model, line, regions, claims, { mode = 'regions', shadin
   if (!FLATS_MODES.includes(mode)) throw new Error(`flats mode must be one of ${FLATS_MODES.join(', ')}, got ${mode}`);
   const { labels, count: n, ink } = regions;
   const px = labels.length;
-  const m = Float32Array.from(model, (v) => Math.min(1, Math.max(0, v)));
-  const paper = Uint8Array.from(ink, (v) => 1 - v);
+  const m = new Float32Array(model.length);
+  for (let i = 0; i < m.length; i++) m[i] = Math.min(1, Math.max(0, model[i]));
+  const paper = new Uint8Array(px);
+  for (let i = 0; i < px; i++) paper[i] = 1 - ink[i];
   const litColor = [0, 1, 2].map((c) => regionPercentile(m, 3, c, labels, n, lit, paper));
   const luma = new Float32Array(px);
   for (let i = 0; i < px; i++) luma[i] = f32(f32(f32(m[3 * i] * LUMA[0]) + f32(m[3 * i + 1] * LUMA[1])) + f32(m[3 * i + 2] * LUMA[2]));

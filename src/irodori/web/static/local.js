@@ -81,7 +81,7 @@ function lineLayer(line) {
 }
 
 /** Colorize like server.js's colorize: resolves to {width, height, seconds, image, line, flats, shading (PNG
- * Blobs), ora, psd (Blobs made when first awaited), claims}; rejects with a ServerError or an AbortError. */
+ * Blobs), ora, psd (Blobs made when first awaited), claims, timings (ms)}; rejects with a ServerError or an AbortError. */
 export async function colorize({ file, hints, flats = 'regions', resolution, shading = DEFAULT_SHADING,
   max_gap: maxGapArg = null, maxGap = maxGapArg, signal }) {
   const t0 = performance.now();
@@ -97,6 +97,7 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
   const { width: W, height: H, line } = d;
   if (hintImage.width !== W || hintImage.height !== H) throw new ServerError(422, 'the hint layer is not the drawing\'s size');
   const layer = hintLayer(hintImage);
+  const t1 = performance.now();
   let colors;
   try {
     colors = await runModel(line, layer, W, H, resolution || model.native_size, model.meta.multiple ?? 16);
@@ -104,16 +105,20 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
     throw new ServerError(500, `the model failed in this browser (${err.message ?? err})`);
   }
   aborted();
+  const t2 = performance.now();
   const regions = regionsOf(d, maxGap);
+  const t3 = performance.now();
   const claims = claimRegions(regions, layer.rgb, layer.mask);
   const layers = compose(colors, line, regions, claims, { mode: flats, shading });
   const rgba = { image: composite(layers), flats: rgba8(layers.flats), shading: rgba8(layers.shading),
     line: lineLayer(line), hints: hintImage.data };
-  const seconds = (performance.now() - t0) / 1000;
+  const t4 = performance.now();
+  const seconds = (t4 - t0) / 1000;
+  const timings = { decode: t1 - t0, model: t2 - t1, regions: t3 - t2, compose: t4 - t3 };  // ms
   const [image, lineBlob, flatsBlob, shadingBlob] = await Promise.all(
     ['image', 'line', 'flats', 'shading'].map((k) => pngBlob(rgba[k], W, H)));
   const stack = resultLayers(rgba);
-  return { width: W, height: H, seconds, image, line: lineBlob, flats: flatsBlob, shading: shadingBlob, claims,
+  return { width: W, height: H, seconds, image, line: lineBlob, flats: flatsBlob, shading: shadingBlob, claims, timings,
     ora: later(() => oraBlob(stack, rgba.image, W, H)), psd: later(() => psdBlob(stack, rgba.image, W, H)) };
 }
 

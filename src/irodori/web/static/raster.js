@@ -65,12 +65,11 @@ function padded(nonzero, w, h) {
   return { t, pw };
 }
 
-// Forward and backward neighbour offsets of the 5×5 mask with their steps, in the order they are tried
-// (a later neighbour wins only when strictly nearer).
+// The forward pass's neighbour offsets of the 5×5 mask with their steps, in the order they are tried (a later
+// neighbour wins only when strictly nearer); the backward pass mirrors them.
 function offsets(pw) {
-  const fwd = [[-2 * pw - 1, LONG], [-2 * pw + 1, LONG], [-pw - 2, LONG], [-pw - 1, DIAG], [-pw, HV],
+  return [[-2 * pw - 1, LONG], [-2 * pw + 1, LONG], [-pw - 2, LONG], [-pw - 1, DIAG], [-pw, HV],
     [-pw + 1, DIAG], [-pw + 2, LONG], [-1, HV]];
-  return { fwd, bwd: fwd.map(([o, s]) => [-o, s]) };
 }
 
 /** Chamfer distance (5×5 mask, in 1/65536 px) of every nonzero pixel of `nonzero` to the nearest zero one;
@@ -82,12 +81,16 @@ export function chamfer(nonzero, w, h, seedLabels = null) {
   if (lab) {
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) lab[(y + PAD) * pw + PAD + x] = seedLabels[y * w + x];
   }
-  const { fwd, bwd } = offsets(pw);
+  const fwd = offsets(pw);  // the backward pass takes the mirrored neighbours in the same order
+  const fo = Int32Array.from(fwd, ([o]) => o), fs = Int32Array.from(fwd, ([, s]) => s);
   for (let y = 0; y < h; y++) {
     for (let x = 0, p = (y + PAD) * pw + PAD; x < w; x++, p++) {
       if (!nonzero[y * w + x]) continue;
       let best = FAR, l = 0;
-      for (const [o, s] of fwd) { const d = t[p + o] + s; if (d < best) { best = d; if (lab) l = lab[p + o]; } }
+      for (let k = 0; k < 8; k++) {
+        const d = t[p + fo[k]] + fs[k];
+        if (d < best) { best = d; if (lab) l = lab[p + fo[k]]; }
+      }
       t[p] = best;
       if (lab) lab[p] = l;
     }
@@ -99,7 +102,10 @@ export function chamfer(nonzero, w, h, seedLabels = null) {
       const i = y * w + x;
       if (nonzero[i]) {
         let best = t[p], l = lab ? lab[p] : 0;
-        for (const [o, s] of bwd) { const d = t[p + o] + s; if (d < best) { best = d; if (lab) l = lab[p + o]; } }
+        for (let k = 0; k < 8; k++) {
+          const d = t[p - fo[k]] + fs[k];
+          if (d < best) { best = d; if (lab) l = lab[p - fo[k]]; }
+        }
         t[p] = best;
         if (lab) lab[p] = l;
       }
