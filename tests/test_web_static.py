@@ -13,10 +13,9 @@
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -193,6 +192,32 @@ def test_the_exported_site_fits_a_phone_and_loads_without_isolation(browser, sit
         p.wait_for_preview()
         p.assert_fits("with a result")
         assert filled(p.result(), interiors["circle"], color) >= 0.9, "one thread colorizes too"
+        assert not p.problems, p.problems
+    finally:
+        p.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_readme_screenshots_of_the_static_site(browser, site_url, size, tmp_path):  # noqa: F811
+    """IRODORI_SCREENSHOTS=docs pytest -m slow -k static_site tests/test_web_static.py: the README's pictures of
+    the exported site, the sample monkey at 2× (512 px) with its hint file loaded, colorized in the browser."""
+    out = os.environ.get("IRODORI_SCREENSHOTS")
+    if not out:
+        pytest.skip("set IRODORI_SCREENSHOTS to a folder to write the README's screenshots")
+    lineart = tmp_path / "monkey.png"
+    Image.open(SAMPLES / "monkey.png").convert("L").resize((512, 512), Image.LANCZOS).save(lineart)
+    hints_file = tmp_path / "monkey.hints.json"
+    hints_file.write_text(json.dumps([{**h, "x": h["x"] * 2, "y": h["y"] * 2, "size": h["size"] * 2}
+                                      for h in json.loads((SAMPLES / "monkey.hints.json").read_text())]))
+    p = Page(browser, site_url, size)
+    try:
+        p.open(lineart)
+        p.page.set_input_files("#hints-input", str(hints_file))
+        p.page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Loaded')")
+        p.wait_for_preview()
+        p.page.wait_for_timeout(500)  # the busy veil fades out
+        p.page.screenshot(path=str(Path(out) / f"static-site-{size}.png"))
         assert not p.problems, p.problems
     finally:
         p.close()
