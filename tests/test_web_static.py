@@ -71,7 +71,9 @@ def site_url(tmp_path_factory):
     from irodori.web.site import export_site
 
     site = tmp_path_factory.mktemp("site")
-    export_site(site)
+    with pytest.MonkeyPatch.context() as mp:  # the int8 model's cache: this test's own, like every test's
+        mp.setenv("IRODORI_CACHE", str(tmp_path_factory.mktemp("cache")))
+        export_site(site)
     proc, url = serve(site)
     yield url
     proc.kill()

@@ -91,8 +91,12 @@ def vendor_packages(site: Path, workdir: Path) -> list[str]:
 
 
 def web_model(colorizer, precision: str, out: Path) -> Path:
-    """The generator as ONNX for the browser at ``precision`` (int8: :mod:`irodori.onnx_int8`)."""
-    from irodori.onnx_backend import export_onnx
+    """The generator as ONNX for the browser at ``precision``. int8 (:mod:`irodori.onnx_int8`, seeded, so the
+    same weights always give the same file) is quantized once per model and kept in the cache dir."""
+    import re
+
+    from irodori.onnx_backend import export_onnx, model_digest
+    from irodori.weights import cache_dir
 
     if precision not in PRECISIONS:
         raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -101,9 +105,15 @@ def web_model(colorizer, precision: str, out: Path) -> Path:
         return export_onnx(colorizer.generator, colorizer.config, out, metadata=metadata)
     from irodori.onnx_int8 import quantize_onnx
 
-    with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_onnx(colorizer.generator, colorizer.config, Path(tmp) / "fp32.onnx", metadata=metadata)
-        return quantize_onnx(fp32, out)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", colorizer.config.name) or "model"
+    cached = cache_dir() / "onnx" / f"{name}-{model_digest(colorizer.generator, colorizer.config)[:20]}-web-int8.onnx"
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            fp32 = export_onnx(colorizer.generator, colorizer.config, Path(tmp) / "fp32.onnx", metadata=metadata)
+            quantize_onnx(fp32, cached)
+    shutil.copyfile(cached, out)
+    return out
 
 
 def page_html() -> str:
