@@ -80,6 +80,25 @@ def site_url(tmp_path_factory):
     proc.wait()
 
 
+def test_export_refuses_a_folder_with_files_and_an_unknown_precision_before_fetching_anything(tmp_path):
+    from irodori.web.site import ExportError, export_site
+
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(ExportError, match="not empty"):
+        export_site(tmp_path)
+    with pytest.raises(ExportError, match="precision must be one of int8, fp32"):
+        export_site(tmp_path / "new", precision="fp16")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_the_exported_page_is_the_servers_page_marked_for_the_browser():
+    from irodori.web.site import BACKEND_META, page_html
+
+    page, served = page_html(), (STATIC_DIR / "index.html").read_text()
+    assert BACKEND_META in page and BACKEND_META not in served
+    assert page.replace(f"\n  {BACKEND_META}\n  <script src=\"static/coi.js\"></script>", "") == served
+
+
 def cross_check_cases():
     """(name, line H×W, hint rgb, hint mask, options): synthetic XDoG drawings with scribbles, and the samples."""
     cases = []

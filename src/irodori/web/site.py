@@ -19,12 +19,18 @@ Nothing fetched is kept in the repository: the site is made by this module at ex
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
 from irodori.errors import IrodoriError
+from irodori.npm import npm_pack
+from irodori.onnx_backend import export_onnx, model_digest
+from irodori.onnx_int8 import quantize_onnx
+from irodori.pipeline import Colorizer
+from irodori.weights import cache_dir
 
 #: npm packages the site vendors: spec -> {file in the package: path under the site's vendor/<name>/}.
 VENDORED = {
@@ -69,8 +75,6 @@ def _unpack(tgz: Path, dest: Path) -> Path:
 def vendor_packages(site: Path, workdir: Path) -> list[str]:
     """``npm pack`` each of :data:`VENDORED` into ``workdir`` and copy its files and licence under
     ``site/vendor/<name>/``; returns the specs."""
-    from irodori.npm import npm_pack
-
     for spec, files in VENDORED.items():
         name = spec.rsplit("@", 1)[0]
         fetch = workdir / name
@@ -93,18 +97,11 @@ def vendor_packages(site: Path, workdir: Path) -> list[str]:
 def web_model(colorizer, precision: str, out: Path) -> Path:
     """The generator as ONNX for the browser at ``precision``. int8 (:mod:`irodori.onnx_int8`, seeded, so the
     same weights always give the same file) is quantized once per model and kept in the cache dir."""
-    import re
-
-    from irodori.onnx_backend import export_onnx, model_digest
-    from irodori.weights import cache_dir
-
     if precision not in PRECISIONS:
         raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     metadata = {"source": "irodori export-web"}
     if precision == "fp32":
         return export_onnx(colorizer.generator, colorizer.config, out, metadata=metadata)
-    from irodori.onnx_int8 import quantize_onnx
-
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", colorizer.config.name) or "model"
     cached = cache_dir() / "onnx" / f"{name}-{model_digest(colorizer.generator, colorizer.config)[:20]}-web-int8.onnx"
     if not cached.is_file():
@@ -127,7 +124,7 @@ def page_html() -> str:
 
 def model_info(colorizer, model: str, precision: str) -> dict:
     """What the page reads instead of ``/api/model`` and ``/api/health``: {model, limits}."""
-    from irodori.web.app import _card, find_model_card
+    from irodori.web.app import _card, find_model_card  # optional: the web extra (fastapi), needed only here
 
     card = _card(colorizer, model if model in ("demo",) else Path(model).name, find_model_card(model))
     card["meta"] = {**card["meta"], "precision": precision,
@@ -138,9 +135,9 @@ def model_info(colorizer, model: str, precision: str) -> dict:
 def export_site(out: str | Path, model: str = "demo", precision: str = PRECISIONS[0]) -> dict:
     """Write the static site into ``out`` (created; must be empty if it exists). Returns a summary:
     {files, bytes, packages, precision}."""
-    from irodori.pipeline import Colorizer
-
     out = Path(out)
+    if precision not in PRECISIONS:
+        raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out} is not empty: export into a new or empty directory")
     colorizer = Colorizer.from_pretrained(model)
