@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from irodori.flats import FLATS_MODES, claim_regions, compose
+from irodori.claims import REASONS, claim_regions, hint_report, outer_background
+from irodori.flats import FLATS_MODES, compose
 from irodori.regions import segment
 
 S = 128
@@ -79,18 +80,72 @@ def test_a_stroke_across_two_regions_colors_both():
     assert not claims.hinted[regions.labels[BG]]
 
 
-def test_the_background_is_claimed_only_by_hints_well_inside_it():
+def test_the_outer_background_is_not_claimed_by_a_scribble_spilling_over_a_line():
     line = two_boxes()
     regions = segment(line)
     hint, mask = empty()
-    hint[28:31, 40:60] = GREEN  # just outside box A's top edge: spill into the background
-    mask[28:31, 40:60] = 1
-    assert not claim_regions(regions, hint, mask).hinted[regions.labels[BG]]
+    hint[27:48, 40:44] = GREEN  # a scribble in box A that runs over A's top line 4 px into the background
+    mask[27:48, 40:44] = 1
+    claims = claim_regions(regions, hint, mask)
+    assert claims.claimed[regions.labels[A]]
+    assert not claims.hinted[regions.labels[BG]]
     dot(hint, mask, (112, 64), GREEN)  # deep in the background
     assert claim_regions(regions, hint, mask).claimed[regions.labels[BG]]
 
 
-def test_disagreeing_hints_leave_the_model_its_own_colors():
+def cropped_skirt() -> np.ndarray:
+    """A figure cropped at the bottom: a skirt of two panels runs off the bottom edge, the background around
+    it touches three sides."""
+    line = np.ones((S, S), np.float32)
+    cv2.line(line, (24, 127), (48, 40), 0.0, 3)
+    cv2.line(line, (104, 127), (80, 40), 0.0, 3)
+    cv2.line(line, (48, 40), (80, 40), 0.0, 3)
+    cv2.line(line, (64, 40), (64, 127), 0.0, 3)
+    return line
+
+
+def test_a_dot_in_a_region_that_runs_off_the_image_edge_claims_it():
+    line = cropped_skirt()
+    regions = segment(line)
+    left, right = (110, 50), (110, 78)
+    assert regions.border[regions.labels[left]] and not outer_background(regions)[regions.labels[left]]
+    assert outer_background(regions)[regions.labels[8, 8]], "the paper around the figure is the background"
+    hint, mask = empty()
+    hint[104:116, 30:90] = BLUE  # one stroke across both panels, right to the panels' lines
+    mask[104:116, 30:90] = 1
+    claims = claim_regions(regions, hint, mask)
+    for p in (left, right):
+        assert claims.claimed[regions.labels[p]] and np.allclose(claims.color[regions.labels[p]], BLUE)
+
+
+def test_a_sloppy_dot_touching_a_line_claims_the_region_it_mostly_lies_in():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, (64, 21), RED, r=3)  # A's left wall is x = 15..17: the dot covers 1 px of ink
+    assert regions.ink[mask > 0].any()
+    claims = claim_regions(regions, hint, mask, depth_px=8)  # no pixel of the dot lies 8 px deep
+    assert claims.claimed[regions.labels[A]] and not claims.hinted[regions.labels[BG]]
+
+
+def test_a_light_and_a_dark_tone_of_one_hue_claim_the_region_as_flat_and_shading():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    slate = np.array([0.49, 0.55, 0.64])
+    dot(hint, mask, (44, 40), slate)
+    dot(hint, mask, (84, 40), slate * 0.6)
+    claims = claim_regions(regions, hint, mask)
+    la = regions.labels[A]
+    assert claims.claimed[la] and claims.toned[la]
+    assert np.allclose(claims.color[la], slate, atol=1e-6), "the lightest tone is the flat"
+    layers = compose(model_guess(), line, regions, claims, "hints-only", shading=0.0)
+    assert np.allclose(layers.flats[A], slate, atol=1e-6) and np.allclose(layers.flats[84, 40], slate, atol=1e-6)
+    assert np.allclose(layers.shading[44, 40], 1.0) and np.allclose(layers.shading[84, 40], 0.6, atol=0.02)
+    assert np.abs(layers.image[84, 40] - slate * 0.6).max() < 0.02, "the dark tone shows where it was painted"
+
+
+def test_hints_of_different_hues_leave_the_model_its_own_colors():
     line = two_boxes()
     regions = segment(line)
     hint, mask = empty()
@@ -133,3 +188,22 @@ def test_model_mode_keeps_the_model_output_and_shading_keeps_its_light_and_shado
     top, bottom = shaded.image[A[0] - 25, A[1]], shaded.image[A[0] + 25, A[1]]
     assert bottom.sum() < top.sum() - 0.05, "the model's darkening towards the bottom shows over the flat"
     assert np.allclose(np.median(shaded.image[a], axis=0), RED, atol=0.03), "the typical pixel is the hint"
+
+
+def test_the_hint_report_names_what_each_hint_claimed_and_why_a_hint_claimed_nothing():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, A, RED)
+    hint[62:67, 62:67] = GREEN  # on the wall between A and B: half in each, deep in neither
+    mask[62:67, 62:67] = 1
+    claims = claim_regions(regions, hint, mask)
+    report, count = hint_report(regions, claims, mask)
+    assert count == 2
+    by_x = {entry["x"]: entry for entry in report}
+    assert by_x[A[1]]["regions"] == [int(regions.labels[A])] and by_x[A[1]]["reason"] is None
+    assert by_x[64]["regions"] == [] and by_x[64]["reason"] == "shallow" and "shallow" in REASONS
+    dot(hint, mask, (50, 88), RED)
+    dot(hint, mask, (80, 88), BLUE)
+    report, _ = hint_report(regions, claim_regions(regions, hint, mask), mask)
+    assert [e["reason"] for e in report if e["x"] == 88] == ["disagree", "disagree"]

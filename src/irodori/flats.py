@@ -11,13 +11,8 @@
   over the lit color, so the model keeps its detail there.
 * **line**: the line art (ink = 0).
 
-When does a hint claim a region (:func:`claim_regions`)? Hand-placed dots and the evaluation protocol's
-scribbles spill a few pixels over lines, so only hint pixels that lie *deep* inside a region count:
-at least ``depth_px`` from its boundary, or half the region's own largest depth for narrow regions,
-and twice that in regions touching the image edge (the outer background is claimed only by hints well
-inside it). A stroke that crosses several regions claims each where it lies deep. When the deep hints
-of a region disagree (RMS spread over ``agree`` in [0, 1] RGB: shadows, patterns), it is not claimed
-as a flat: the model, which saw those hints, keeps its own colors there.
+Which regions the hints claim, and with what color and tones, is :mod:`irodori.claims`. In a region claimed by
+tones of one hue, the tones' shading (:attr:`irodori.claims.Claims.tone`) multiplies the model's.
 """
 
 from __future__ import annotations
@@ -27,26 +22,14 @@ from typing import Literal
 
 import numpy as np
 
-from irodori.regions import Regions, depth
+from irodori.claims import LUMA, Claims
+from irodori.regions import Regions
 
 FlatsMode = Literal["regions", "hints-only", "model"]
 FLATS_MODES: tuple[str, ...] = ("regions", "hints-only", "model")
 #: Default strength of the model's shading in claimed regions (chosen on validation splits: README, "Regions
 #: and layers").
 DEFAULT_SHADING = 0.0
-#: RMS spread (RGB in [0, 1]) under which the deep hints of a region agree.
-AGREE = 20 / 255
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-@dataclass(frozen=True)
-class Claims:
-    """Per region label (index 0 unused): ``claimed`` (a flat hint color applies), ``color`` (mean of its
-    deep hint pixels, RGB [0, 1]) and ``hinted`` (it holds deep hint pixels at all, agreeing or not)."""
-
-    claimed: np.ndarray
-    color: np.ndarray
-    hinted: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -60,49 +43,6 @@ class Layers:
     @property
     def image(self) -> np.ndarray:
         return self.flats * self.shading * self.line[..., None]
-
-
-def default_depth(height: int, width: int) -> float:
-    """How deep (px) a hint pixel must lie to count: 4 px at 256 px, scaling with the image, at least 3."""
-    return max(3.0, max(height, width) / 64)
-
-
-def claim_regions(regions: Regions, hint_rgb: np.ndarray, hint_mask: np.ndarray, depth_px: float | None = None,
-                  agree: float = AGREE) -> Claims:
-    """Which regions the hints claim (module docstring). ``hint_rgb`` H×W×3 in [0, 1], ``hint_mask`` H×W."""
-    n = regions.count
-    h, w = regions.labels.shape
-    depth_px = default_depth(h, w) if depth_px is None else float(depth_px)
-    dep = depth(regions)
-    deepest = _capped_max(dep, regions.labels, n, 2 * depth_px)
-    need = np.minimum(depth_px, 0.5 * deepest) * np.where(regions.border, 2.0, 1.0)
-    sel = hint_mask > 0.5
-    lab = regions.labels[sel]
-    deep = dep[sel] >= np.maximum(need[lab], 1.0)
-    lab, rgb = lab[deep], hint_rgb[sel][deep].astype(np.float64)
-    count = np.bincount(lab, minlength=n + 1).astype(np.float64)
-    hinted = count > 0
-    color = np.zeros((n + 1, 3))
-    safe = np.maximum(count, 1)[:, None]
-    for c in range(3):
-        color[:, c] = np.bincount(lab, rgb[:, c], minlength=n + 1)
-    color /= safe
-    sq = np.zeros(n + 1)
-    for c in range(3):
-        sq += np.bincount(lab, (rgb[:, c] - color[lab, c]) ** 2, minlength=n + 1)
-    spread = np.sqrt(sq / safe[:, 0])
-    claimed = hinted & (spread <= agree)
-    return Claims(claimed, color.astype(np.float32), hinted)
-
-
-def _capped_max(values: np.ndarray, labels: np.ndarray, n: int, cap: float, step: float = 0.125) -> np.ndarray:
-    """Per-label maximum of ``values`` ≥ 0, exact to ``step`` below ``cap`` and ``cap`` above it (a histogram:
-    no sort over the pixels)."""
-    bins = int(np.ceil(cap / step)) + 1
-    q = np.minimum(values * (1 / step), bins - 1).astype(np.int64)
-    hist = np.bincount((labels.astype(np.int64) * bins + q).ravel(), minlength=(n + 1) * bins).reshape(n + 1, bins)
-    top = bins - 1 - np.argmax(hist[:, ::-1] > 0, axis=1)
-    return np.minimum(top * step, cap).astype(np.float32)
 
 
 def _region_percentile(values: np.ndarray, labels: np.ndarray, n: int, q: float,
@@ -137,5 +77,6 @@ def compose(model: np.ndarray, line: np.ndarray, regions: Regions, claims: Claim
     flats = flat_color[labels]
     grey = 1.0 - float(shading) * (1.0 - np.clip(luma / mid_luma[labels], 0, 1))
     own = np.clip(model / np.maximum(flats, 1e-3), 0, 1)
+    grey = grey * claims.tone
     shade = np.where(snap[labels][..., None], grey[..., None], np.where(keep_model[labels][..., None], own, 1.0))
     return Layers(flats, shade.astype(np.float32), np.asarray(line, np.float32))

@@ -9,7 +9,7 @@ The CLI and the web app are thin wrappers over this.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -20,7 +20,8 @@ from PIL import Image
 from irodori.config import RESOLUTION_RANGE, Config
 from irodori.data.imageio import model_inputs, open_image, output_colors, to_rgb_array, upright
 from irodori.errors import ConfigError, InputError, IrodoriError, TooLarge
-from irodori.flats import DEFAULT_SHADING, FLATS_MODES, claim_regions, compose
+from irodori.claims import claim_regions, hint_report
+from irodori.flats import DEFAULT_SHADING, FLATS_MODES, compose
 from irodori.hint_input import HintLayer, hint_layer, resize_hints
 from irodori.precision import as_input, prepare_generator, resolve_precision
 from irodori.onnx_backend import OnnxGenerator, cached_onnx_generator
@@ -44,7 +45,10 @@ class ColorizeResult:
     """All at the input size. ``image``: the colored illustration (RGB) = ``flats`` ⊙ ``shading`` ⊙ lines;
     ``line``: the line layer (RGBA, black with alpha = ink); ``flats``: one flat color per line-art region
     (RGB); ``shading``: the model's light and shadow over the flats (RGB, a multiply layer); ``hints``: the
-    hints as given (RGBA, alpha = hinted); ``mode``: how the flats were chosen (:mod:`irodori.flats`)."""
+    hints as given (RGBA, alpha = hinted); ``mode``: how the flats were chosen (:mod:`irodori.flats`);
+    ``regions``: the line art's region labels (H×W int32, 1..n); ``report``: what each hint did and
+    ``hint_count`` how many hints (connected pieces) there are (:func:`irodori.claims.hint_report`);
+    ``resolution``: the working long side the model ran at."""
 
     image: Image.Image
     line: Image.Image
@@ -52,6 +56,10 @@ class ColorizeResult:
     shading: Image.Image
     hints: Image.Image
     mode: str
+    regions: np.ndarray | None = None
+    report: list = field(default_factory=list)
+    hint_count: int = 0
+    resolution: int = 0
 
 
 def lineart_to_unit(lineart, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -184,7 +192,9 @@ class Colorizer:
         line = lineart_to_unit(lineart, self.max_pixels)
         H, W = line.shape
         layer = hint_layer(hints, H, W)
-        return self.compose(line, layer, self.model_colors(line, layer, resolution), flats, shading, max_gap)
+        long_side = resolution or self.native_size
+        result = self.compose(line, layer, self.model_colors(line, layer, long_side), flats, shading, max_gap)
+        return replace(result, resolution=long_side)
 
     @staticmethod
     def compose(line: np.ndarray, layer: HintLayer, model: np.ndarray, flats: str = "regions",
@@ -195,13 +205,14 @@ class Colorizer:
         hint_rgb = layer.rgb.astype(np.float32) / 255.0
         claims = claim_regions(regions, hint_rgb, layer.mask)
         layers = compose(model, line, regions, claims, flats, shading)
+        report, hint_count = hint_report(regions, claims, layer.mask)
         to8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
         line_rgba = np.zeros((H, W, 4), np.uint8)
         line_rgba[..., 3] = to8(1 - line)
         hints_rgba = np.concatenate([layer.rgb, (layer.mask * 255).astype(np.uint8)[..., None]], axis=2)
         return ColorizeResult(Image.fromarray(to8(layers.image), "RGB"), Image.fromarray(line_rgba, "RGBA"),
                               Image.fromarray(to8(layers.flats), "RGB"), Image.fromarray(to8(layers.shading), "RGB"),
-                              Image.fromarray(hints_rgba, "RGBA"), flats)
+                              Image.fromarray(hints_rgba, "RGBA"), flats, regions.labels, report, hint_count)
 
     def model_colors(self, line: np.ndarray, layer: HintLayer, resolution: int | None = None) -> np.ndarray:
         """The generator's colors before the lines (H×W×3 in [0, 1], the line art's size), computed at the
