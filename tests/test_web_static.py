@@ -24,7 +24,8 @@ import pytest
 from PIL import Image
 
 from irodori.data import SampleSpec, draw_shapes, make_sample
-from irodori.flats import claim_regions, compose
+from irodori.claims import claim_regions
+from irodori.flats import compose
 from irodori.hint_input import HintLayer, hint_layer
 from irodori.pipeline import Colorizer, lineart_to_unit
 from irodori.regions import segment
@@ -99,9 +100,14 @@ def test_the_exported_page_is_the_servers_page_marked_for_the_browser():
     assert page.replace(f"\n  {BACKEND_META}\n  <script src=\"static/coi.js\"></script>", "") == served
 
 
-def cross_check_cases():
-    """(name, line H×W, hint rgb, hint mask, options): synthetic XDoG drawings with scribbles, and the samples."""
-    cases = []
+def cross_check_cases(shapes: Path):
+    """(name, line H×W, hint rgb, hint mask, options): synthetic XDoG drawings with scribbles, the samples, and
+    the shapes drawing with a light and a dark tone of one red in the circle (claimed as flat + tones)."""
+    line = lineart_to_unit(shapes)
+    tones = [{"x": 80, "y": 100, "color": "#e8553f", "size": 9}, {"x": 110, "y": 130, "color": "#a03c2c", "size": 9},
+             {**dict(zip("xy", HINTS["rectangle"][0])), "color": HINTS["rectangle"][1], "size": 7}]
+    layer = hint_layer(tones, *line.shape)
+    cases = [("shapes-tones", line, layer.rgb, layer.mask, {"shading": 0.5})]
     for i, (size, opts) in enumerate([(256, {}), (320, {"shading": 0.5}), (384, {"maxGap": 8, "mode": "hints-only"})]):
         rng = np.random.default_rng([26, i])
         s = make_sample(draw_shapes(size, rng), rng, SampleSpec(size=size, line_methods={"xdog": 1.0}, scribble_prob=1))
@@ -118,26 +124,29 @@ def cross_check_cases():
 CROSS_CHECK = """async ([lineB64, rgbB64, maskB64, modelB64, w, h, opts]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const { segment } = await import('./regions.js');
-  const { claimRegions, compose, composite, rgba8 } = await import('./flats.js');
+  const { claimRegions } = await import('./claims.js');
+  const { compose, composite, rgba8 } = await import('./flats.js');
   const line = new Float32Array(bytes(lineB64).buffer), model = new Float32Array(bytes(modelB64).buffer);
   const regions = segment(line, w, h, { maxGap: opts.maxGap ?? null });
   const claims = claimRegions(regions, bytes(rgbB64), bytes(maskB64));
   const layers = compose(model, line, regions, claims, { mode: opts.mode ?? 'regions', shading: opts.shading ?? 0 });
   const b64 = (a) => { let s = ''; const u = new Uint8Array(a.buffer); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); return btoa(s); };
-  return { labels: b64(regions.labels), claimed: Array.from(claims.claimed), image: b64(composite(layers)),
+  return { labels: b64(regions.labels), claimed: Array.from(claims.claimed), toned: Array.from(claims.toned),
+           image: b64(composite(layers)),
            flats: b64(rgba8(layers.flats)), shading: b64(rgba8(layers.shading)) };
 }"""
 
 
-def test_the_browser_finds_the_same_regions_claims_and_layers_as_python(browser, static_url):  # noqa: F811
+def test_the_browser_finds_the_same_regions_claims_and_layers_as_python(browser, static_url, drawing):  # noqa: F811
     col = Colorizer.from_pretrained("demo")
     page = browser.new_page()
     page.goto(static_url + "index.html")
     b64 = lambda a: base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()  # noqa: E731
     rgba = lambda s, h, w: np.frombuffer(base64.b64decode(s), np.uint8).reshape(h, w, 4)[..., :3]  # noqa: E731
     to8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
+    toned = 0
     try:
-        for name, line, rgb, mask, opts in cross_check_cases():
+        for name, line, rgb, mask, opts in cross_check_cases(drawing[0]):
             h, w = line.shape
             model = col.model_colors(line, HintLayer(rgb, mask)).astype(np.float32)
             regions = segment(line, opts.get("maxGap"))
@@ -148,10 +157,13 @@ def test_the_browser_finds_the_same_regions_claims_and_layers_as_python(browser,
             agree = float((labels == regions.labels).mean())
             assert agree >= 0.995, f"{name}: the browser's regions agree with Python's on {agree:.2%} of pixels"
             assert js["claimed"] == claims.claimed.astype(int).tolist(), f"{name}: other regions claimed"
+            assert js["toned"] == claims.toned.astype(int).tolist(), f"{name}: other regions toned"
+            toned += int(claims.toned.sum())
             for key, want in (("image", layers.image), ("flats", layers.flats), ("shading", layers.shading)):
                 diff = int(np.abs(rgba(js[key], h, w).astype(int) - to8(want)).max())
                 assert diff <= 2, f"{name}: the browser's {key} is {diff}/255 away from Python's"
             assert regions.count > 1, f"{name}: one region tests nothing"
+        assert toned, "no drawing had a region claimed by tones of one hue"
     finally:
         page.close()
 

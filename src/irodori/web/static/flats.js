@@ -1,56 +1,10 @@
-// Flats, shading and lines in the browser: irodori.flats (claims and composition) on the regions of
-// regions.js. Colors are Float32Array H×W×3 (RGB interleaved) in [0, 1]; see flats.py for the rules.
-
-import { depth } from './regions.js';
+// Flats, shading and lines in the browser: irodori.flats's composition, on the regions of regions.js and the
+// claims of claims.js. Colors are Float32Array H×W×3 (RGB interleaved) in [0, 1]; see flats.py for the rules.
 
 export const FLATS_MODES = ['regions', 'hints-only', 'model'];
 export const DEFAULT_SHADING = 0.0;
-const AGREE = 20 / 255;
 const LUMA = [0.299, 0.587, 0.114].map(Math.fround);
 const f32 = Math.fround;
-
-/** How deep (px) a hint pixel must lie to count: 4 px at 256 px, scaling with the image, at least 3. */
-export function defaultDepth(h, w) { return Math.max(3, Math.max(h, w) / 64); }
-
-// Per-label maximum of values ≥ 0, exact to 1/8 px below `cap` and `cap` above it (flats._capped_max).
-function cappedMax(values, labels, n, cap) {
-  const step = 0.125, bins = Math.ceil(cap / step) + 1;
-  const top = new Int32Array(n + 1).fill(-1);
-  for (let i = 0; i < labels.length; i++) {
-    const q = Math.trunc(Math.min(f32(values[i] * 8), bins - 1));
-    if (q > top[labels[i]]) top[labels[i]] = q;
-  }
-  return Float32Array.from(top, (t) => Math.min((t < 0 ? bins - 1 : t) * step, cap));
-}
-
-/** Which regions the hints claim: {claimed, hinted (Uint8Array per label), color (Float32Array (n+1)×3)}.
- * `hintRgb` Uint8 H×W×3 (0..255), `hintMask` Uint8 H×W (nonzero = hinted). */
-export function claimRegions(regions, hintRgb, hintMask, { depthPx = null, agree = AGREE } = {}) {
-  const { labels, count: n, border, width: w, height: h } = regions;
-  depthPx = depthPx ?? defaultDepth(h, w);
-  const dep = depth(regions);
-  const deepest = cappedMax(dep, labels, n, 2 * depthPx);
-  const need = Float64Array.from(deepest, (d, l) => Math.max(Math.min(depthPx, f32(0.5 * d)) * (border[l] ? 2 : 1), 1));
-  const count = new Float64Array(n + 1), sum = new Float64Array(3 * (n + 1));
-  const deep = [];
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i];
-    if (!hintMask[i] || dep[i] < need[l]) continue;
-    deep.push(i);
-    count[l]++;
-    for (let c = 0; c < 3; c++) sum[3 * l + c] += f32(hintRgb[3 * i + c] / 255);
-  }
-  const color = new Float64Array(3 * (n + 1));
-  for (let l = 0; l <= n; l++) for (let c = 0; c < 3; c++) color[3 * l + c] = sum[3 * l + c] / Math.max(count[l], 1);
-  const sq = new Float64Array(n + 1);
-  for (const i of deep) {
-    const l = labels[i];
-    for (let c = 0; c < 3; c++) sq[l] += (f32(hintRgb[3 * i + c] / 255) - color[3 * l + c]) ** 2;
-  }
-  const hinted = Uint8Array.from(count, (k) => (k > 0 ? 1 : 0));
-  const claimed = Uint8Array.from(hinted, (k, l) => (k && Math.sqrt(sq[l] / Math.max(count[l], 1)) <= agree ? 1 : 0));
-  return { claimed, hinted, color: Float32Array.from(color) };
-}
 
 // Per-label q-quantile of values in [0, 1] (256 bins), counting only pixels where `weight` (flats._region_percentile).
 function regionPercentile(values, stride, offset, labels, n, q, weight) {
@@ -102,7 +56,7 @@ export function compose(model, line, regions, claims, { mode = 'regions', shadin
   const s = f32(shading);
   for (let i = 0; i < px; i++) {
     const l = labels[i];
-    const grey = snap[l] ? f32(1 - f32(s * f32(1 - Math.min(1, Math.max(0, f32(luma[i] / midLuma[l])))))) : 1;
+    const grey = snap[l] ? f32(f32(1 - f32(s * f32(1 - Math.min(1, Math.max(0, f32(luma[i] / midLuma[l])))))) * claims.tone[i]) : 1;
     for (let c = 0; c < 3; c++) {
       const f = flatColor[3 * l + c];
       flats[3 * i + c] = f;

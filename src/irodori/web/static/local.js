@@ -4,7 +4,8 @@
 // A drawing's regions do not depend on the hints, so they are kept for the last drawing and gap width.
 
 import * as ort from '../vendor/onnxruntime-web/ort.wasm.min.mjs';
-import { claimRegions, compose, composite, DEFAULT_SHADING, rgba8 } from './flats.js';
+import { claimRegions } from './claims.js';
+import { compose, composite, DEFAULT_SHADING, rgba8 } from './flats.js';
 import { decode, hintLayer, lineToUnit, modelColors, modelInputs, pngBlob, workingSize } from './imageops.js';
 import { oraBlob, psdBlob, resultLayers } from './layerfiles.js';
 import { segment } from './regions.js';

@@ -17,25 +17,31 @@ export function roundHalfEven(x) {
   return (r - x === 0.5 && r % 2 !== 0) ? r - 1 : r;
 }
 
-/** 4-connected components of the nonzero pixels of `mask`: {count (background 0 included), labels
- * (Int32Array, 0 = background), area (per label), first (per label: its first pixel in raster order)}.
+/** Connected components (4- or 8-connected) of the nonzero pixels of `mask`: {count (background 0 included),
+ * labels (Int32Array, 0 = background), area (per label), first (per label: its first pixel in raster order)}.
  * Labels follow the raster order of each component's first pixel. */
-export function components(mask, w, h) {
+export function components(mask, w, h, connectivity = 4) {
   const n = w * h;
   const labels = new Int32Array(n);
   const parent = [0];
   const find = (a) => { while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; } return a; };
+  const union = (a, b) => {
+    a = find(a); b = find(b);
+    if (a !== b) { if (a < b) parent[b] = a; else parent[a] = b; }
+  };
+  const join = (l, k) => { if (k && l && k !== l) union(l, k); return l || k; };  // the label a pixel takes
+  const diagonal = connectivity === 8;
   for (let y = 0, i = 0; y < h; y++) {
     for (let x = 0; x < w; x++, i++) {
       if (!mask[i]) continue;
-      const up = y > 0 ? labels[i - w] : 0;
-      const left = x > 0 ? labels[i - 1] : 0;
-      if (!up && !left) { labels[i] = parent.length; parent.push(parent.length); continue; }
-      if (up && left && up !== left) {
-        const a = find(up), b = find(left);
-        if (a !== b) { if (a < b) parent[b] = a; else parent[a] = b; }
+      let l = y > 0 ? labels[i - w] : 0;
+      if (x > 0) l = join(l, labels[i - 1]);
+      if (diagonal && y > 0) {
+        if (x > 0) l = join(l, labels[i - w - 1]);
+        if (x < w - 1) l = join(l, labels[i - w + 1]);
       }
-      labels[i] = up || left;
+      if (!l) { l = parent.length; parent.push(l); }
+      labels[i] = l;
     }
   }
   // Provisional labels are made in raster order and each root is its component's smallest: numbering the
