@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from irodori.data import SampleSpec, draw_shapes, make_sample
-from irodori.claims import claim_regions
+from irodori.claims import claim_regions, hint_report
 from irodori.flats import compose
 from irodori.hint_input import HintLayer, hint_layer
 from irodori.pipeline import Colorizer, lineart_to_unit
@@ -124,7 +124,7 @@ def cross_check_cases(shapes: Path):
 CROSS_CHECK = """async ([lineB64, rgbB64, maskB64, modelB64, w, h, opts]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const { segment } = await import('./regions.js');
-  const { claimRegions } = await import('./claims.js');
+  const { claimRegions, hintReport } = await import('./claims.js');
   const { compose, composite, rgba8 } = await import('./flats.js');
   const line = new Float32Array(bytes(lineB64).buffer), model = new Float32Array(bytes(modelB64).buffer);
   const regions = segment(line, w, h, { maxGap: opts.maxGap ?? null });
@@ -132,7 +132,7 @@ CROSS_CHECK = """async ([lineB64, rgbB64, maskB64, modelB64, w, h, opts]) => {
   const layers = compose(model, line, regions, claims, { mode: opts.mode ?? 'regions', shading: opts.shading ?? 0 });
   const b64 = (a) => { let s = ''; const u = new Uint8Array(a.buffer); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); return btoa(s); };
   return { labels: b64(regions.labels), claimed: Array.from(claims.claimed), toned: Array.from(claims.toned),
-           image: b64(composite(layers)),
+           report: hintReport(regions, claims, bytes(maskB64)), image: b64(composite(layers)),
            flats: b64(rgba8(layers.flats)), shading: b64(rgba8(layers.shading)) };
 }"""
 
@@ -159,6 +159,8 @@ def test_the_browser_finds_the_same_regions_claims_and_layers_as_python(browser,
             assert js["claimed"] == claims.claimed.astype(int).tolist(), f"{name}: other regions claimed"
             assert js["toned"] == claims.toned.astype(int).tolist(), f"{name}: other regions toned"
             toned += int(claims.toned.sum())
+            report, count = hint_report(regions, claims, mask)
+            assert js["report"] == {"report": report, "hintCount": count}, f"{name}: another hint report"
             for key, want in (("image", layers.image), ("flats", layers.flats), ("shading", layers.shading)):
                 diff = int(np.abs(rgba(js[key], h, w).astype(int) - to8(want)).max())
                 assert diff <= 2, f"{name}: the browser's {key} is {diff}/255 away from Python's"

@@ -156,3 +156,46 @@ function toneRegion({ labels, width: w, height: h }, l, deep, perPixel, tone) {
     }
   }
 }
+
+/** What each hint did (claims.hint_report): [{x, y, box, regions, reason}] per 8-connected hint piece in
+ * reading order (at most `limit`), and the number of pieces. `reason`: null, or why it claimed nothing
+ * ('disagree', 'background' or 'shallow'). */
+export function hintReport(regions, claims, hintMask, limit = 500) {
+  const { labels, width: w, height: h } = regions;
+  const pieces = components(hintMask, w, h, 8);
+  const shown = Math.min(pieces.count - 1, limit);
+  const background = outerBackground(regions);
+  const own = Array.from({ length: shown + 1 }, () => new Set());
+  const hasHalf = new Uint8Array(pieces.count);
+  const box = Array.from({ length: shown + 1 }, () => [w, h, -1, -1]);
+  const sum = new Float64Array(2 * (shown + 1));
+  for (let y = 0, i = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, i++) {
+      const c = pieces.labels[i];
+      if (!c) continue;
+      const l = labels[i];
+      if (background[l] && claims.depth[i] >= 0.5 * claims.need[l]) hasHalf[c] = 1;
+      if (c > shown) continue;
+      if (claims.deep[i]) own[c].add(l);
+      const b = box[c];
+      b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y);
+      sum[2 * c] += x; sum[2 * c + 1] += y;
+    }
+  }
+  const report = [];
+  for (let c = 1; c <= shown; c++) {
+    const mine = [...own[c]].sort((a, b) => a - b);
+    const won = mine.filter((l) => claims.claimed[l]);
+    const reason = won.length ? null : mine.length ? 'disagree' : hasHalf[c] ? 'background' : 'shallow';
+    const [x0, y0, x1, y1] = box[c], cx = sum[2 * c] / pieces.area[c], cy = sum[2 * c + 1] / pieces.area[c];
+    let best = Infinity, at = [x0, y0];
+    for (let y = y0; y <= y1; y++) {
+      for (let x = x0; x <= x1; x++) {
+        const d = (x - cx) ** 2 + (y - cy) ** 2;
+        if (pieces.labels[y * w + x] === c && d < best) { best = d; at = [x, y]; }
+      }
+    }
+    report.push({ x: at[0], y: at[1], box: [x0, y0, x1, y1], regions: won, reason });
+  }
+  return { report, hintCount: pieces.count - 1 };
+}

@@ -4,7 +4,7 @@
 // A drawing's regions do not depend on the hints, so they are kept for the last drawing and gap width.
 
 import * as ort from '../vendor/onnxruntime-web/ort.wasm.min.mjs';
-import { claimRegions } from './claims.js';
+import { claimRegions, hintReport } from './claims.js';
 import { compose, composite, DEFAULT_SHADING, rgba8 } from './flats.js';
 import { decode, hintLayer, lineToUnit, modelColors, modelInputs, pngBlob, workingSize } from './imageops.js';
 import { oraBlob, psdBlob, resultLayers } from './layerfiles.js';
@@ -82,7 +82,8 @@ function lineLayer(line) {
 }
 
 /** Colorize like server.js's colorize: resolves to {width, height, seconds, image, line, flats, shading (PNG
- * Blobs), ora, psd (Blobs made when first awaited), claims, timings (ms)}; rejects with a ServerError or an AbortError. */
+ * Blobs), ora, psd (Blobs made when first awaited), claims, report and hint_count (what each hint did, as the
+ * server's irodori.claims.hint_report), timings (ms)}; rejects with a ServerError or an AbortError. */
 export async function colorize({ file, hints, flats = 'regions', resolution, shading = DEFAULT_SHADING,
   max_gap: maxGapArg = null, maxGap = maxGapArg, signal }) {
   const t0 = performance.now();
@@ -111,6 +112,7 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
   const t3 = performance.now();
   const claims = claimRegions(regions, layer.rgb, layer.mask);
   const layers = compose(colors, line, regions, claims, { mode: flats, shading });
+  const { report, hintCount } = hintReport(regions, claims, layer.mask);
   const rgba = { image: composite(layers), flats: rgba8(layers.flats), shading: rgba8(layers.shading),
     line: lineLayer(line), hints: hintImage.data };
   const t4 = performance.now();
@@ -119,8 +121,8 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
   const [image, lineBlob, flatsBlob, shadingBlob] = await Promise.all(
     ['image', 'line', 'flats', 'shading'].map((k) => pngBlob(rgba[k], W, H)));
   const stack = resultLayers(rgba);
-  return { width: W, height: H, seconds, image, line: lineBlob, flats: flatsBlob, shading: shadingBlob, claims, timings,
-    ora: later(() => oraBlob(stack, rgba.image, W, H)), psd: later(() => psdBlob(stack, rgba.image, W, H)) };
+  return { width: W, height: H, seconds, image, line: lineBlob, flats: flatsBlob, shading: shadingBlob, claims,
+    report, hint_count: hintCount, timings, ora: later(() => oraBlob(stack, rgba.image, W, H)), psd: later(() => psdBlob(stack, rgba.image, W, H)) };
 }
 
 // A value made when first awaited (a thenable): the layer files cost time and most previews never save them.
