@@ -1,7 +1,7 @@
 """The page without a server, timed: the exported site in headless Chromium beside ONNX Runtime (native) and
 PyTorch, in one run on one machine (issue 26's targets are ratios of these).
 
-    .venv/bin/python benchmarks/web_static.py [--site DIR] [--size 512] [--n 5]
+    .venv/bin/python benchmarks/web_static.py [--site DIR] [--size 512] [--n 5] [--one-thread]
 
 Without ``--site`` it exports one (``irodori export-web``) into a temporary folder. It prints:
 
@@ -73,7 +73,7 @@ def drawing(size: int) -> tuple[bytes, bytes, list[dict]]:
     return out[0], out[1], hints
 
 
-def browser_times(site: Path, size: int, n: int) -> dict:
+def browser_times(site: Path, size: int, n: int, one_thread: bool = False) -> dict:
     import base64
 
     from playwright.sync_api import sync_playwright
@@ -87,7 +87,7 @@ def browser_times(site: Path, size: int, n: int) -> dict:
             path = Path(tmp) / "drawing.png"
             path.write_bytes(line_png)
             t0 = time.perf_counter()
-            page.goto(url)
+            page.goto(url + ("?threads=1" if one_thread else ""))
             page.wait_for_function("() => document.querySelector('#model-name').textContent !== 'model'")
             with page.expect_file_chooser() as chooser:
                 page.click("#open-button")
@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--site", help="an exported site (default: export one now)")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--n", type=int, default=5)
+    ap.add_argument("--one-thread", action="store_true", help="open the page with ?threads=1 (no isolation)")
     args = ap.parse_args()
     load0 = Path("/proc/loadavg").read_text().strip()
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,7 +135,7 @@ def main() -> None:
 
             export_site(site)
         size_mb = sum(p.stat().st_size for p in site.rglob("*") if p.is_file()) / 1e6
-        web = browser_times(site, args.size, args.n)
+        web = browser_times(site, args.size, args.n, args.one_thread)
         nat = native_times(site, args.size, args.n, web["threads"])
     total_ms = web["seconds"] * 1000
     print(f"site: {size_mb:.1f} MB; first load to first result {web['first_load_s']:.2f} s (loopback, "

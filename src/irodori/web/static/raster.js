@@ -101,7 +101,7 @@ export function chamfer(nonzero, w, h, seedLabels = null) {
       if (lab) lab[p] = l;
     }
   }
-  const dist = new Float64Array(w * h);
+  const dist = new Int32Array(w * h);
   const labels = lab ? new Int32Array(w * h) : null;
   for (let y = h - 1; y >= 0; y--) {
     for (let x = w - 1, p = (y + PAD) * pw + PAD + w - 1; x >= 0; x--, p--) {

@@ -33,14 +33,14 @@ export function inkMask(line) {
 }
 
 // Every pixel takes the label of its nearest labelled pixel (chamfer, as cv2.distanceTransformWithLabels);
-// null when all or none are labelled. Returns {labels, dist} with dist in px.
+// null when all or none are labelled. Returns {labels, dist} with dist in 1/65536 px.
 function nearest(labels, w, h) {
   let any = false, all = true;
   for (const l of labels) { if (l > 0) any = true; else all = false; }
   if (all || !any) return null;
   const unseeded = labels.map((l) => (l > 0 ? 0 : 1));
   const { dist, labels: near } = chamfer(unseeded, w, h, labels);
-  return { labels: near, dist: dist.map((d) => d / 65536) };
+  return { labels: near, dist };
 }
 
 // One trapped-ball pass at radius r over the unlabelled free space (irodori.regions._balls).
@@ -73,7 +73,8 @@ function balls(free, labels, w, h, r, nextLabel, minSeed, minTouching) {
   if (r > 0) {
     const grown = nearest(seeds, w, h);
     if (grown) {
-      for (let i = 0; i < n; i++) seeds[i] = grown.dist[i] <= r + 0.5 && todo[i] ? grown.labels[i] : 0;
+      const reach = (r + 0.5) * 65536;
+      for (let i = 0; i < n; i++) seeds[i] = grown.dist[i] <= reach && todo[i] ? grown.labels[i] : 0;
     }
   }
   for (let i = 0; i < n; i++) if (seeds[i] > 0) labels[i] = seeds[i];
