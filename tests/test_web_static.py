@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -214,6 +215,10 @@ def test_the_exported_site_colorizes_in_the_browser_without_a_server(browser, si
         p.assert_fits("the result at 390×844")
         assert page.is_hidden("#error") and not p.problems, p.problems
         assert page.locator("a[href='docs']").count() == 0, "no API docs link without a server"
+        page.click("#model-button")
+        facts = page.inner_text("#model-facts")
+        assert re.search(r"Weights\s+int8 ONNX in this browser \(ONNX Runtime Web\), \d threads?", facts), facts
+        page.keyboard.press("Escape")
     finally:
         p.close()
 

@@ -127,8 +127,8 @@ def model_info(colorizer, model: str, precision: str) -> dict:
     from irodori.web.app import _card, find_model_card  # optional: the web extra (fastapi), needed only here
 
     card = _card(colorizer, model if model in ("demo",) else Path(model).name, find_model_card(model))
-    card["meta"] = {**card["meta"], "precision": precision,
-                    "multiple": int(getattr(colorizer.generator, "multiple", 16))}
+    card["meta"] = {**card["meta"], "dtype": f"{precision} ONNX in this browser (ONNX Runtime Web)",
+                    "precision": precision, "multiple": int(getattr(colorizer.generator, "multiple", 16))}
     return {"model": card, "limits": SITE_LIMITS}
 
 

@@ -46,7 +46,9 @@ function loadInfo() {
 export async function serverInfo() {
   const { limits, model } = await loadInfo();
   loadSession().catch(() => {});  // warm up while the user opens a drawing; colorize reports a failure
-  return { limits, model: { ...model, meta: { ...model.meta, threads: threadCount() } } };
+  const threads = threadCount();
+  const dtype = `${model.meta.dtype}, ${threads} thread${threads === 1 ? '' : 's'}`;
+  return { limits, model: { ...model, meta: { ...model.meta, dtype, threads } } };
 }
 
 async function drawingOf(file) {
