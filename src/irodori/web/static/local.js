@@ -27,6 +27,7 @@ function loadSession() {
   if (!session) {
     ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
     ort.env.wasm.numThreads = threadCount();
+    ort.env.wasm.proxy = true;  // the model runs in ONNX Runtime's worker: the page stays responsive meanwhile
     session = ort.InferenceSession.create(MODEL_URL, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     session.catch(() => { session = null; });
   }
@@ -102,15 +103,17 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
   if (hintImage.width !== W || hintImage.height !== H) throw new ServerError(422, 'the hint layer is not the drawing\'s size');
   const layer = hintLayer(hintImage);
   const t1 = performance.now();
+  const running = runModel(line, layer, W, H, resolution || model.native_size, model.meta.multiple ?? 16);
+  running.catch(() => {});  // awaited below, after the regions are found here while the model runs there
+  const regions = regionsOf(d, maxGap);
+  const t2 = performance.now();
   let colors;
   try {
-    colors = await runModel(line, layer, W, H, resolution || model.native_size, model.meta.multiple ?? 16);
+    colors = await running;
   } catch (err) {
     throw new ServerError(500, `the model failed in this browser (${err.message ?? err})`);
   }
   aborted();
-  const t2 = performance.now();
-  const regions = regionsOf(d, maxGap);
   const t3 = performance.now();
   const claims = claimRegions(regions, layer.rgb, layer.mask);
   const layers = compose(colors, line, regions, claims, { mode: flats, shading });
@@ -119,7 +122,8 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
     line: lineLayer(line), hints: hintImage.data };
   const t4 = performance.now();
   const seconds = (t4 - t0) / 1000;
-  const timings = { decode: t1 - t0, model: t2 - t1, regions: t3 - t2, compose: t4 - t3 };  // ms
+  // ms: the regions are found while the model runs; `model` is the wait for it after them
+  const timings = { decode: t1 - t0, regions: t2 - t1, model: t3 - t2, compose: t4 - t3 };
   const [image, lineBlob, flatsBlob, shadingBlob] = await Promise.all(
     ['image', 'line', 'flats', 'shading'].map((k) => pngBlob(rgba[k], W, H)));
   const stack = resultLayers(rgba);
