@@ -108,6 +108,46 @@ def test_layers_answer_json_with_the_layers_and_layered_files(client):
     assert body["flats_mode"] == "regions"
 
 
+def region_map(body) -> np.ndarray:
+    rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["claims"]["regions"]))).convert("RGB"), np.int64)
+    return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+
+
+def test_claims_answer_says_which_region_each_hint_claimed_and_why_one_claimed_nothing(client):
+    hints = [{"x": 50, "y": 70, "color": "#ff0000", "size": 5}, {"x": 100, "y": 70, "color": "#00ff00", "size": 3}]
+    r = post(client, hints=hints, claims="1", resolution="64")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "ora" not in body and "psd" not in body, "the layer files come only with layers=1"
+    claims = body["claims"]
+    assert claims["count"] == 2 and claims["unclaimed"] == 1
+    labels = region_map(body)
+    assert labels.shape == (H, W)
+    left, wall = sorted(claims["hints"], key=lambda h: h["x"])
+    assert left["regions"] == [labels[70, 50]] and left["reason"] is None
+    assert wall["regions"] == [] and wall["reason"] == "shallow" and "line" in wall["why"]
+
+
+def test_shading_and_max_gap_are_used_and_bad_values_are_422(client):
+    a = np.full((H, W), 255, np.uint8)
+    a[10, 10:W - 10] = a[H - 11, 10:W - 10] = 0
+    a[10:H - 10, 10] = a[10:H - 10, W - 11] = 0
+    a[10:H // 2 - 3, W // 2] = a[H // 2 + 3:H - 10, W // 2] = 0  # the middle wall has a 6 px gap
+    line = png_bytes(Image.fromarray(a))
+    regions = {}
+    for gap in ("0", "8"):
+        r = post(client, line, claims="1", resolution="64", max_gap=gap, shading="0.5")
+        assert r.status_code == 200, r.text
+        assert (r.json()["max_gap"], r.json()["shading_strength"]) == (int(gap), 0.5)
+        labels = region_map(r.json())
+        regions[gap] = labels[70, 50] == labels[70, 150]
+    assert regions == {"0": True, "8": False}, "closing the 6 px gap splits the box in two"
+    for field, value in [("shading", "2"), ("shading", "-0.1"), ("shading", "nan"), ("shading", "dark"),
+                         ("max_gap", "65"), ("max_gap", "-1"), ("max_gap", "3.5")]:
+        r = post(client, **{field: value})
+        assert r.status_code == 422 and r.json()["detail"].startswith(f"{field}: expected"), (field, value, r.text)
+
+
 def test_an_unknown_flats_mode_is_422(client):
     r = post(client, flats="rainbow")
     assert r.status_code == 422 and "flats" in r.json()["detail"]
@@ -273,7 +313,9 @@ def test_health_model_and_openapi(client, colorizer):
     assert model["card"].startswith("# Tiny")
     spec = client.get("/openapi.json").json()
     op = spec["paths"]["/api/colorize"]["post"]
-    assert "lineart" in op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    fields = op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert {"lineart", "hints", "resolution", "layers", "claims", "flats", "shading", "max_gap"} <= set(fields)
+    assert (fields["shading"]["minimum"], fields["shading"]["maximum"], fields["max_gap"]["maximum"]) == (0, 1, 64)
     assert {"200", "413", "415", "422", "503"} <= set(op["responses"])
     assert set(op["responses"]["200"]["content"]) == {"image/png", "application/json"}
     assert {"/api/health", "/api/model"} <= set(spec["paths"])

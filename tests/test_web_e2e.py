@@ -332,7 +332,8 @@ def test_keyboard_labels_and_the_model_card(browser, server_url):
         page.keyboard.press("End")
         assert page.get_attribute("#layer-line", "aria-checked") == "true"
         assert page.evaluate("() => [...document.querySelectorAll('[role=radio]')].filter(r => r.tabIndex === 0)"
-                             ".map(r => r.id)") == ["tool-picker", "view-side", "layer-line"], "one tab stop a group"
+                             ".map(r => r.id)") == ["pane-hints", "tool-picker", "view-side", "layer-line"], \
+        "one tab stop a group"
         for canvas in ("#base-canvas", "#hint-canvas"):
             assert page.get_attribute(canvas, "aria-label")
         unlabelled = page.evaluate("""() => [...document.querySelectorAll('button, input, select')].filter((e) =>
@@ -423,6 +424,47 @@ def test_a_failed_request_marks_the_result_out_of_date_until_a_retry(browser, se
         page.wait_for_selector("#error:not([hidden])", timeout=10000)
         assert "hint #0: missing color" in page.inner_text("#error-text")
         assert page.inner_text("#status").startswith("Not colorized: The last request failed (HTTP 422)")
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_a_hint_on_a_line_is_ringed_with_its_reason_and_the_sliders_reach_the_server(browser, server_url, drawing,
+                                                                                      size):
+    path, _ = drawing
+    p = Page(browser, server_url, size)
+    page = p.page
+    try:
+        p.open(path)
+        if size == "phone":
+            assert page.is_hidden("#result-pane") and page.is_visible("#pane-switch, [data-testid=pane-switch]")
+            assert page.locator("#hint-canvas").bounding_box()["width"] >= 300, "one pane takes the screen"
+        page.click("#tool-dot")
+        p.tap(*HINTS["circle"][0])
+        p.tap(26, 108)  # on the circle's outline: it claims nothing
+        p.wait_for_preview()
+        assert "1 claimed nothing" in page.inner_text("#hint-count")
+        assert "too close to a line" in page.inner_text("#claim-note")
+        ring = p.canvas_png("#claims-canvas")
+        assert ring[..., 3][80:136, 0:56].any() and not ring[..., 3][200:, 200:].any(), "a ring around that hint only"
+        if size == "desktop":
+            page.mouse.move(*p.point(*HINTS["circle"][0]))
+            page.wait_for_function("() => document.querySelector('#claim-note').textContent.includes('outlined')")
+            outline = p.canvas_png("#claims-canvas")[..., 3] > 0
+            assert outline[40:178, 22:162].sum() > outline.sum() * 0.9 > 100, "the circle's region is outlined"
+        p.in_tools(lambda: page.fill("#shading", "0.5") or page.dispatch_event("#shading", "change"))
+        with page.expect_response("**/api/colorize") as response:
+            p.in_tools(lambda: page.fill("#max-gap", "6") or page.dispatch_event("#max-gap", "change"))
+        answer = response.value.json()
+        assert (answer["shading_strength"], answer["max_gap"]) == (0.5, 6), "the sliders' values were sent"
+        assert "ora" not in answer and "flats" not in answer, "a preview does not ask for the layer files"
+        p.wait_for_preview()
+        if size == "phone":
+            page.click("#pane-result")
+            assert page.is_visible("#result-image") and page.is_hidden("#hint-canvas")
+            page.click("#pane-hints")
+            assert page.is_visible("#hint-canvas")
+        assert not p.problems, p.problems
     finally:
         p.close()
 

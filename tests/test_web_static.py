@@ -125,7 +125,7 @@ def cross_check_cases(shapes: Path):
 CROSS_CHECK = """async ([lineB64, rgbB64, maskB64, modelB64, w, h, opts]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const { segment } = await import('./regions.js');
-  const { claimRegions, hintReport } = await import('./claims.js');
+  const { claimRegions, hintReport } = await import('./claimrules.js');
   const { compose, composite, rgba8 } = await import('./flats.js');
   const line = new Float32Array(bytes(lineB64).buffer), model = new Float32Array(bytes(modelB64).buffer);
   const regions = segment(line, w, h, { maxGap: opts.maxGap ?? null });

@@ -4,8 +4,8 @@ An artist reads a hint as "this region is this color". Hand-placed dots and the 
 scribbles (drawn on a 64×64 grid and upsampled) spill a few pixels over lines, so only hint pixels that lie
 *deep* inside a region count (:func:`required_depth`):
 
-0. **A piece of its own.** A hint piece (a connected piece of the hint mask) that lies mostly (``OWN_SHARE``)
-   in one region claims it, however close to a line it lies: a sloppy dot that touches a line is meant for
+0. **A piece of its own.** A hint piece (a connected piece of the hint mask) that lies mostly (``OWN_SHARE`` of
+   its pixels, off the ink) in one region claims it, however close to a line it lies: a sloppy dot that touches a line is meant for
    the region it sits in, while spill is the small part of a piece that lies in its neighbour.
 1. **Depth.** Otherwise a hint pixel counts where it lies at least ``depth_px`` (default :func:`default_depth`: long
    side / 64, at least 3 px) from its region's boundary, or half the region's own largest depth in narrow
@@ -104,21 +104,21 @@ def required_depth(regions: Regions, dep: np.ndarray, depth_px: float | None = N
 
 def owned_pieces(regions: Regions, mask: np.ndarray, share: float = OWN_SHARE) -> np.ndarray:
     """H×W bool (rule 0): the pixels of each hint piece (an 8-connected piece of ``mask``) that lie in the
-    region holding at least ``share`` of the piece (its ink pixels counted with the region they belong to)."""
+    region holding at least ``share`` of the piece's pixels off the ink, counted against all its pixels (so a
+    dot on a line, mostly ink, owns nothing)."""
     count, comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if count <= 1:
         return np.zeros(mask.shape, bool)
     on = comp > 0
-    piece, lab = comp[on].astype(np.int64), regions.labels[on].astype(np.int64)
-    key = piece * (regions.count + 1) + lab
-    keys, n_key = np.unique(key, return_counts=True)
-    size = np.bincount(piece, minlength=count)
+    size = np.bincount(comp[on], minlength=count)
+    paper = on & ~regions.ink
+    piece, lab = comp[paper].astype(np.int64), regions.labels[paper].astype(np.int64)
+    stride = regions.count + 1
+    keys, n_key = np.unique(piece * stride + lab, return_counts=True)
+    won = n_key >= share * size[keys // stride]
     owner = np.zeros(count, np.int64)
-    won = n_key >= share * size[keys // (regions.count + 1)]
-    owner[keys[won] // (regions.count + 1)] = keys[won] % (regions.count + 1)
-    out = np.zeros(mask.shape, bool)
-    out[on] = owner[piece] == lab
-    return out
+    owner[keys[won] // stride] = keys[won] % stride
+    return on & (owner[comp] == regions.labels)
 
 
 def chromaticity(rgb: np.ndarray) -> np.ndarray:

@@ -30,12 +30,13 @@ from starlette.requests import ClientDisconnect
 import irodori
 from irodori import threads
 from irodori.errors import InputError, IrodoriError, TooLarge, UnreadableImage
-from irodori.flats import FLATS_MODES
+from irodori.flats import DEFAULT_SHADING, FLATS_MODES
 from irodori.pipeline import ASSET_DIR, BUNDLED, Colorizer
+from irodori.regions import MAX_GAP_RANGE
 from irodori.web.limits import LOCAL_HOSTS, BodyLimit, HostGuard, SecurityHeaders, drain
 from irodori.web.queue import ClientGone, QueueFull, WorkQueue, result_unless_client_leaves
 from irodori.web.schemas import COLORIZE_BODY, COLORIZE_RESPONSES, Health, ModelCard
-from irodori.web.uploads import LAYER_KEYS, colorize_upload
+from irodori.web.uploads import LAYER_KEYS, ColorizeForm, colorize_upload
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -99,6 +100,20 @@ def _choice(value, name: str, choices, default: str) -> str:
     return text
 
 
+def _number(value, name: str, low: float, high: float, whole: bool = False):
+    """An optional form number in ``low..high`` (None when absent or blank), else 422 naming the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    kind = "a whole number" if whole else "a number"
+    try:
+        number = int(str(value).strip()) if whole else float(str(value).strip())
+    except ValueError:
+        raise ApiError(422, f"{name}: expected {kind} in {low:g}..{high:g}, got {value!r}") from None
+    if not low <= number <= high:  # also refuses nan
+        raise ApiError(422, f"{name}: expected {kind} in {low:g}..{high:g}, got {value!r}")
+    return number
+
+
 def _resolution(value, max_resolution: int) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -111,7 +126,7 @@ def _resolution(value, max_resolution: int) -> int | None:
     return res
 
 
-async def _read_form(request: Request, max_resolution: int) -> dict:
+async def _read_form(request: Request, max_resolution: int) -> ColorizeForm:
     """The colorize form's fields, validated (415 for a body that is not multipart, 422 for bad fields)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
         raise ApiError(415, "send multipart/form-data with the line art as a file field named 'lineart'")
@@ -121,18 +136,20 @@ async def _read_form(request: Request, max_resolution: int) -> dict:
         raise ClientGone() from None
 
 
-async def _parse_form(request: Request, max_resolution: int) -> dict:
-    async with request.form(max_files=4, max_fields=8) as form:
+async def _parse_form(request: Request, max_resolution: int) -> ColorizeForm:
+    async with request.form(max_files=4, max_fields=12) as form:
         lineart = form.get("lineart")
         if not isinstance(lineart, UploadFile):
             raise ApiError(422, "lineart: missing; send the line art as a file field named 'lineart'")
-        job = {"resolution": _resolution(form.get("resolution"), max_resolution),
-               "layers": _flag(form.get("layers"), "layers"),
-               "flats": _choice(form.get("flats"), "flats", FLATS_MODES, "regions")}
+        shading = _number(form.get("shading"), "shading", 0, 1)
+        options = {"resolution": _resolution(form.get("resolution"), max_resolution),
+                   "layers": _flag(form.get("layers"), "layers"), "claims": _flag(form.get("claims"), "claims"),
+                   "flats": _choice(form.get("flats"), "flats", FLATS_MODES, "regions"),
+                   "shading": DEFAULT_SHADING if shading is None else shading,
+                   "max_gap": _number(form.get("max_gap"), "max_gap", *MAX_GAP_RANGE, whole=True)}
         hints = form.get("hints")
-        job["hints"] = await hints.read() if isinstance(hints, UploadFile) else hints
-        job["lineart"] = await lineart.read()
-    return job
+        hints = await hints.read() if isinstance(hints, UploadFile) else hints
+        return ColorizeForm(await lineart.read(), hints, **options)
 
 
 def _busy(queue: WorkQueue) -> ApiError:
@@ -141,11 +158,11 @@ def _busy(queue: WorkQueue) -> ApiError:
                     {"Retry-After": str(seconds)})
 
 
-async def _run(request: Request, queue: WorkQueue, colorizer: Colorizer, job: dict, max_pixels: int) -> dict:
+async def _run(request: Request, queue: WorkQueue, colorizer: Colorizer, form: ColorizeForm,
+               max_pixels: int) -> dict:
     """Queue the job (503 when full) and wait for it; input errors become 413/415/422, the rest 500."""
     try:
-        future = queue.submit(colorize_upload, colorizer, job["lineart"], job["hints"], job["resolution"],
-                              job["layers"], max_pixels, job["flats"])
+        future = queue.submit(colorize_upload, colorizer, form, max_pixels)
     except QueueFull:
         raise _busy(queue) from None
     try:
@@ -162,12 +179,17 @@ async def _run(request: Request, queue: WorkQueue, colorizer: Colorizer, job: di
         raise ApiError(500, "colorization failed (the server log has the details)") from None
 
 
-def _answer(out: dict, layers: bool) -> Response:
-    headers = {"Cache-Control": "no-store", "X-Colorize-Seconds": str(out["seconds"])}
-    if not layers:
+def _answer(out: dict, form: ColorizeForm) -> Response:
+    headers = {"Cache-Control": "no-store", "X-Colorize-Seconds": str(out["seconds"]),
+               "X-Working-Size": str(out["resolution"])}
+    if not form.json:
         return Response(out["image"], media_type="image/png", headers=headers)
+    b64 = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
     for key in LAYER_KEYS:
-        out[key] = base64.b64encode(out[key]).decode("ascii")
+        if key in out:
+            out[key] = b64(out[key])
+    if "claims" in out:
+        out["claims"]["regions"] = b64(out["claims"]["regions"])
     return JSONResponse(out, headers=headers)
 
 
@@ -237,16 +259,17 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
               openapi_extra={"requestBody": COLORIZE_BODY}, summary="Colorize a line art with color hints")
     async def colorize(request: Request):
         """Colorize `lineart` with `hints`. The answer is a PNG the size of the line art, or with `layers=1`
-        JSON holding the image, its layers and the layered files (see ColorizeLayers), base64-encoded."""
+        or `claims=1` JSON holding the image and, as asked, its layers and layered files, and what each hint
+        claimed (see ColorizeLayers), base64-encoded."""
         if queue.full():  # before the body is parsed: a busy server stays cheap to ask
             await drain(request.receive)
             raise _busy(queue)
         try:
-            job = await _read_form(request, max_resolution)
-            out = await _run(request, queue, colorizer, job, max_pixels)
+            form = await _read_form(request, max_resolution)
+            out = await _run(request, queue, colorizer, form, max_pixels)
         except ClientGone:
             return Response(status_code=499)  # nobody is listening; the job never ran if it was still waiting
-        return _answer(out, job["layers"])
+        return _answer(out, form)
 
     @app.get("/api/health", response_model=Health, summary="Liveness, queue state and limits")
     async def health():

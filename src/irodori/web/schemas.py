@@ -4,29 +4,52 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from irodori.flats import FLATS_MODES
+from irodori.claims import REASONS
+from irodori.flats import DEFAULT_SHADING, FLATS_MODES
+from irodori.regions import MAX_GAP_RANGE
 
 
 class ErrorDetail(BaseModel):
     detail: str = Field(description="What went wrong, in words meant for the user")
 
 
+class HintClaim(BaseModel):
+    x: int = Field(description="a pixel of the hint (the one nearest its centre)")
+    y: int
+    box: list[int] = Field(description="[x0, y0, x1, y1], inclusive: the hint's bounding box")
+    regions: list[int] = Field(description="the labels (in the region map) of the regions it claimed")
+    reason: str | None = Field(description="why it claimed nothing: " + ", ".join(REASONS) + "; null if it claimed")
+    why: str | None = Field(description="the reason in words")
+
+
+class Claims(BaseModel):
+    hints: list[HintClaim] = Field(description="one entry per hint (a connected piece of the hint layer), in "
+                                               "reading order, at most 500")
+    count: int = Field(description="how many hints there are")
+    unclaimed: int = Field(description="how many of the listed hints claimed no region")
+    regions: str = Field(description="the line art's regions as an RGB PNG, base64: label = R + 256·G + 65536·B")
+
+
 class ColorizeLayers(BaseModel):
-    """The answer to ``layers=1``: each image as a base64-encoded PNG."""
+    """The answer to ``layers=1`` or ``claims=1``: each image as a base64-encoded PNG."""
 
     width: int
     height: int
     hinted_pixels: int = Field(description="pixels of the line art covered by a hint")
     seconds: float = Field(description="time spent in the model")
     flats_mode: str = Field(description="how the flats were chosen: regions, hints-only or model")
+    resolution: int = Field(description="the working long side the model ran at")
+    shading_strength: float = Field(description="the shading asked for")
+    max_gap: int | None = Field(description="the gap closing asked for (null: scaled with the image)")
     image: str = Field(description="the colored illustration (flats × shading × lines), RGB PNG, base64")
-    line: str = Field(description="the line layer: black with alpha = ink, RGBA PNG, base64")
-    flats: str = Field(description="one flat color per line-art region (hint colors where hints claim "
-                                   "regions), RGB PNG, base64")
-    shading: str = Field(description="the model's light and shadow, a multiply layer, RGB PNG, base64")
-    ora: str = Field(description="OpenRaster file (Krita, GIMP, MyPaint): hints (hidden), lines, shading, "
-                                 "flats, base64")
-    psd: str = Field(description="layered Photoshop file with the same layers, base64")
+    claims: Claims | None = Field(None, description="with claims=1: what each hint claimed")
+    line: str | None = Field(None, description="with layers=1: the line layer, black with alpha = ink, RGBA PNG")
+    flats: str | None = Field(None, description="with layers=1: one flat color per line-art region (hint colors "
+                                                "where hints claim regions), RGB PNG, base64")
+    shading: str | None = Field(None, description="with layers=1: the light and shadow, a multiply layer, RGB PNG")
+    ora: str | None = Field(None, description="with layers=1: OpenRaster file (Krita, GIMP, MyPaint): hints "
+                                              "(hidden), lines, shading, flats, base64")
+    psd: str | None = Field(None, description="with layers=1: layered Photoshop file with the same layers, base64")
 
 
 class QueueState(BaseModel):
@@ -86,6 +109,15 @@ COLORIZE_BODY = {
                 "layers": {"type": "boolean", "default": False,
                            "description": "1/true: answer JSON with the image, line, flats and shading layers "
                                           "as base64 PNGs and the layered .ora/.psd files, instead of a bare PNG"},
+                "claims": {"type": "boolean", "default": False,
+                           "description": "1/true: answer JSON with the image and what each hint claimed (the "
+                                          "page's feedback), without the layer files"},
+                "shading": {"type": "number", "minimum": 0, "maximum": 1, "default": DEFAULT_SHADING,
+                            "description": "how much of the model's light and shadow shows over a hint's flat "
+                                           "color (the CLI's --shading)"},
+                "max_gap": {"type": "integer", "minimum": MAX_GAP_RANGE[0], "maximum": MAX_GAP_RANGE[1],
+                            "description": "optional: the widest gap in a line (px) that still closes a region "
+                                           "(the CLI's --max-gap; default: scaled with the image)"},
                 "flats": {"type": "string", "enum": list(FLATS_MODES), "default": "regions",
                           "description": "regions: a region a hint claims takes its color, the model colors the "
                                          "rest; hints-only: unhinted regions stay white; model: the model's "
@@ -106,7 +138,7 @@ COLORIZE_RESPONSES = {
     413: {"model": ErrorDetail, "description": "the upload is over the size limit, or an image over the pixel limit"},
     415: {"model": ErrorDetail, "description": "not multipart/form-data, or a file that is not a readable image"},
     422: {"model": ErrorDetail, "description": "missing line art, malformed or out-of-bounds hints, or a bad "
-                                               "resolution/layers/flats value"},
+                                               "resolution/layers/claims/flats/shading/max_gap value"},
     503: {"model": ErrorDetail, "description": "every worker is busy and the queue is full; retry after the "
                                                "number of seconds in the Retry-After header",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},

@@ -25,6 +25,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from irodori.claims import REASONS
 from irodori.errors import IrodoriError
 from irodori.npm import npm_pack
 from irodori.onnx_backend import export_onnx, model_digest
@@ -123,13 +124,14 @@ def page_html() -> str:
 
 
 def model_info(colorizer, model: str, precision: str) -> dict:
-    """What the page reads instead of ``/api/model`` and ``/api/health``: {model, limits}."""
+    """What the page reads instead of ``/api/model`` and ``/api/health``: {model, limits, reasons} (reasons: why
+    a hint claimed nothing, in words, by code: :data:`irodori.claims.REASONS`)."""
     from irodori.web.app import _card, find_model_card  # optional: the web extra (fastapi), needed only here
 
     card = _card(colorizer, model if model in ("demo",) else Path(model).name, find_model_card(model))
     card["meta"] = {**card["meta"], "dtype": f"{precision} ONNX in this browser (ONNX Runtime Web)",
                     "precision": precision, "multiple": int(getattr(colorizer.generator, "multiple", 16))}
-    return {"model": card, "limits": SITE_LIMITS}
+    return {"model": card, "limits": SITE_LIMITS, "reasons": REASONS}
 
 
 def export_site(out: str | Path, model: str = "demo", precision: str = PRECISIONS[0]) -> dict:

@@ -8,10 +8,14 @@ unusable hints 422.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
+from irodori.claims import REASONS
 from irodori.data.imageio import image_bytes, open_image
+from irodori.flats import DEFAULT_SHADING
 from irodori.hint_input import hint_layer
 from irodori.layerfile import layer_outputs
 from irodori.pipeline import Colorizer, lineart_to_unit
@@ -20,22 +24,61 @@ from irodori.pipeline import Colorizer, lineart_to_unit
 LAYER_KEYS = ("image", "line", "flats", "shading", "ora", "psd")
 
 
+@dataclass(frozen=True)
+class ColorizeForm:
+    """A colorize request's fields, validated (:mod:`irodori.web.app`): the line art's bytes, the hints (JSON
+    text, or an RGBA image's bytes, or None) and the options, named as the CLI's flags."""
+
+    lineart: bytes
+    hints: str | bytes | None = None
+    resolution: int | None = None
+    layers: bool = False
+    claims: bool = False
+    flats: str = "regions"
+    shading: float = DEFAULT_SHADING
+    max_gap: int | None = None
+
+    @property
+    def json(self) -> bool:
+        """Whether the answer is JSON (the layers or the claims asked for) rather than a bare PNG."""
+        return self.layers or self.claims
+
+
 def _png(image: Image.Image) -> bytes:
     return image_bytes(image, ".png", compress_level=3)  # a little larger than level 6, several times faster
 
 
-def colorize_upload(colorizer: Colorizer, lineart: bytes, hints: str | bytes | None, resolution: int | None,
-                    layers: bool, max_pixels: int, flats: str = "regions") -> dict:
-    """Decode the line art (measured before its pixels are decoded) and the ``hints`` field (JSON text, or
-    an RGBA image file whose alpha > 0 pixels are hints), colorize, and encode the image (and its layers)."""
-    line = lineart_to_unit(open_image(lineart, max_pixels, what="lineart"), max_pixels)
+def region_png(labels: np.ndarray) -> bytes:
+    """The region labels as an RGB PNG: label = R + 256·G + 65536·B (0 never occurs)."""
+    labels = labels.astype(np.uint32)
+    rgb = np.stack([labels & 255, (labels >> 8) & 255, (labels >> 16) & 255], axis=2).astype(np.uint8)
+    return image_bytes(Image.fromarray(rgb, "RGB"), ".png", compress_level=1)
+
+
+def claims_answer(result) -> dict:
+    """What each hint did, for the page: the hints (see :func:`irodori.claims.hint_report`, each with its
+    reason in words), how many there are, and the region map (:func:`region_png`) to outline them."""
+    hints = [{**h, "why": REASONS.get(h["reason"]) if h["reason"] else None} for h in result.report]
+    return {"hints": hints, "count": result.hint_count, "unclaimed": sum(h["reason"] is not None for h in hints),
+            "regions": region_png(result.regions)}
+
+
+def colorize_upload(colorizer: Colorizer, form: ColorizeForm, max_pixels: int) -> dict:
+    """Decode the line art (measured before its pixels are decoded) and the hints (JSON text, or an RGBA image
+    file whose alpha > 0 pixels are hints), colorize, and encode the image (and its layers, and the claims)."""
+    line = lineart_to_unit(open_image(form.lineart, max_pixels, what="lineart"), max_pixels)
     height, width = line.shape
-    layer = hint_layer(hints, height, width, name="hints", max_pixels=max_pixels)
+    layer = hint_layer(form.hints, height, width, name="hints", max_pixels=max_pixels)
     start = time.perf_counter()
-    result = colorizer(line, layer, resolution=resolution, flats=flats)
+    result = colorizer(line, layer, resolution=form.resolution, flats=form.flats, shading=form.shading,
+                       max_gap=form.max_gap)
     out = {"width": width, "height": height, "hinted_pixels": len(layer),
-           "seconds": round(time.perf_counter() - start, 4), "flats_mode": flats, "image": _png(result.image)}
-    if layers:
+           "seconds": round(time.perf_counter() - start, 4), "flats_mode": form.flats,
+           "resolution": result.resolution, "shading_strength": form.shading, "max_gap": form.max_gap,
+           "image": _png(result.image)}
+    if form.claims:
+        out["claims"] = claims_answer(result)
+    if form.layers:
         files = layer_outputs(result, compress_level=3)
         out.update({key.lstrip("."): data for key, data in files.items()})  # line, flats, shading, ora, psd
     return out

@@ -1,21 +1,25 @@
 // irodori: paint color hints over a line art; the server colorizes it (POST api/colorize).
 //
-// The page keeps the line art and the hint layer (layer.js); a preview is requested 400 ms after the
-// last change, and a newer request aborts the one in flight. A failed request leaves the last result on
+// The page keeps the line art and the hint layer (layer.js); a preview is requested PREVIEW_DELAY_MS after
+// the last change (a stroke's end, an undo, a setting), and a newer request aborts the one in flight. A
+// preview asks for the image and what each hint claimed (claims.js draws it); the layer PNGs and the ORA and
+// PSD files are asked for only when a layer is shown or downloaded. A failed request leaves the last result on
 // screen marked out of date, with a retry (automatic when the server is busy or unreachable), and the
 // status bar says what happened. Modules: hints.js (hint data, the CLI's JSON), layer.js (strokes and
 // undo), palette.js (recent colors), zoom.js (pinch and wheel zoom), radios.js (keyboard radio groups),
-// markdown.js (the model card), backend.js (the server's API, server.js, or the browser itself, local.js).
+// markdown.js (the model card), claims.js (what each hint claimed), backend.js (the server's API, server.js,
+// or the browser itself, local.js).
 
 import { HintError, drawHints, hexToRgb, hintJsonText, hintPixelsFromImage, hintSquares, hintStats, parseHintJson,
-  rgbToHex, MAX_HINTS } from './hints.js';
+  rgbToHex, roundHalfEven, MAX_HINTS } from './hints.js';
+import { ClaimsView } from './claims.js';
 import { HintLayer } from './layer.js';
 import { Palette } from './palette.js';
 import { checkRadio, radioGroup } from './radios.js';
 import { ServerError, colorize as requestColorize, renderModel, serverInfo } from './backend.js';
 import { StageZoom } from './zoom.js';
 
-const PREVIEW_DELAY_MS = 400;
+const PREVIEW_DELAY_MS = 100;  // a stroke is one change (at its end): no need to wait for more
 const RESOLUTIONS = [256, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 const AUTO_MAX_RESOLUTION = 1024;  // Auto follows the image up to here (about a second a preview on a CPU)
 const RETRY_SECONDS = [2, 4, 8, 15, 30];
@@ -45,10 +49,13 @@ const el = {
   resultImage: $('result-image'), resultInfo: $('result-info'), resultTitle: $('result-title'),
   staleText: $('stale-text'), staleRetry: $('stale-retry'),
   status: $('status'), modelDialog: $('model-dialog'), modelTitle: $('model-title'), modelFacts: $('model-facts'),
-  modelCard: $('model-card'),
+  modelCard: $('model-card'), claims: $('claims-canvas'), claimNote: $('claim-note'),
+  shading: $('shading'), shadingValue: $('shading-value'), maxGap: $('max-gap'), maxGapValue: $('max-gap-value'),
+  paneGroup: document.querySelector('[data-testid="pane-switch"]'),
 };
 const baseCtx = el.base.getContext('2d');
 const layer = new HintLayer(el.hint, () => hintsChanged());
+const claims = new ClaimsView(el.claims, el.claimNote);
 const palette = new Palette(el.palette, (hex) => setColor(hex));
 
 const state = {
@@ -58,6 +65,8 @@ const state = {
   stroke: null,       // {id, tool}: the pointer painting now
   view: 'side', layer: 'image', scale: 1,
   resolution: 'auto', // the Working size choice: 'auto' or a long side in px
+  shading: 0, maxGap: null, // the Shading and Gap closing sliders (maxGap null: the server's default)
+  pane: 'hints',      // on a phone, the one pane shown: 'hints' or 'result'
   result: null,       // the answer (Blobs) + {urls, pixels, revision, resolution}
   request: null, timer: 0, retryTimer: 0, retries: 0, failed: false,
   limits: null, model: null, serverDown: false,
@@ -135,6 +144,8 @@ async function openFile(file) {
   el.base.width = width;
   el.base.height = height;
   layer.reset(width, height);
+  claims.reset(width, height);
+  setMaxGap(null);
   setResult(null);
   setFailed(false);
   setSize(clamp(Math.round(Math.max(width, height) / 80), 3, 48));
@@ -165,7 +176,8 @@ function drawBase() {
 // Both stages get the same on-screen size: the largest that fits every visible pane.
 function fit() {
   if (!state.width) return;
-  const panes = state.view === 'side' ? [el.editorBody, el.resultBody] : [el.editorBody];
+  // (on a phone only one pane shows at a time: the hidden one has no size)
+  const panes = (state.view === 'side' ? [el.editorBody, el.resultBody] : [el.editorBody]).filter((p) => p.clientWidth > 0);
   let scale = 8;
   for (const pane of panes) {
     const cs = getComputedStyle(pane);
@@ -197,13 +209,15 @@ function startStroke(event) {
   if (tool === 'picker') { pickColor(p, 'hints'); return; }
   el.hint.setPointerCapture(event.pointerId);
   state.stroke = { id: event.pointerId, tool };
+  if (tool !== 'eraser') claims.showRegionAt(p.x, p.y);
   layer.beginStroke(p, state.size, tool === 'eraser' ? [0, 0, 0, 0] : [...hexToRgb(state.color), 255]);
 }
 
 function moveStroke(event) {
   moveCursor(event);
   const s = state.stroke;
-  if (!s || event.pointerId !== s.id || s.tool === 'dot') return;
+  if (!s) { hover(event); return; }
+  if (event.pointerId !== s.id || s.tool === 'dot') return;
   const events = event.getCoalescedEvents?.() ?? [];
   layer.strokeTo((events.length ? events : [event]).map((e) => toImage(e)), state.size);
 }
@@ -213,6 +227,13 @@ function endStroke(event) {
   if (!s || event.pointerId !== s.id) return;
   state.stroke = null;
   if (layer.endStroke() && s.tool !== 'eraser') palette.remember(state.color);
+}
+
+// The pointer over the hints: outline what the hint under it claimed, or say why it claimed nothing.
+function hover(event) {
+  if (event.pointerType === 'touch' || !claims.labels) return;
+  const p = toImage(event);
+  claims.showHint(claims.hintAt(p.x, p.y, layer.data));
 }
 
 // A second finger came down: the first finger's stroke was the start of a pinch, not paint.
@@ -227,6 +248,7 @@ function hintsChanged(delay = PREVIEW_DELAY_MS) {
   el.hint.dataset.revision = String(state.revision);
   const n = layer.count();
   el.hintCount.textContent = n ? `${n.toLocaleString()} px hinted` : 'no hints yet: paint inside a region';
+  el.hintCount.classList.remove('warn');
   el.undo.disabled = !layer.canUndo;
   el.redo.disabled = !layer.canRedo;
   el.clear.disabled = n === 0;
@@ -366,7 +388,9 @@ function schedulePreview(delay = PREVIEW_DELAY_MS) {
   if (state.file) state.timer = setTimeout(colorize, delay);
 }
 
-async function colorize() {
+// One request for what the page shows now. `layers`: also the layer PNGs and the ORA/PSD files (asked for
+// when a layer is shown or a layer file downloaded). Resolves when the answer is on screen (or failed).
+async function colorize({ layers = false } = {}) {
   if (!state.file) return;
   clearTimeout(state.timer);
   clearTimeout(state.retryTimer);
@@ -375,20 +399,22 @@ async function colorize() {
   state.request = controller;
   const revision = state.revision;
   const resolution = workingSize();
+  layers ||= state.layer !== 'image';
   setBusy(true);
   setStatus(`Colorizing ${state.width}×${state.height} at ${resolution} px…`);
   try {
     const hints = await layer.toBlob();
     if (controller.signal.aborted) return;
     const answer = await requestColorize({ file: state.file, hints, resolution, signal: controller.signal,
-      flats: el.hintsOnly.checked ? 'hints-only' : 'regions' });
+      flats: el.hintsOnly.checked ? 'hints-only' : 'regions', shading: state.shading, maxGap: state.maxGap,
+      claims: true, layers });
     if (controller !== state.request) return;
-    await setResult({ ...answer, urls: {}, pixels: {}, revision, resolution });
-    if (controller !== state.request) return;  // a newer request began while the image decoded
+    await Promise.all([setResult({ ...answer, urls: {}, pixels: {}, revision, resolution }), claims.set(answer.claims)]);
+    if (controller !== state.request) return;  // a newer request began while the images decoded
     state.retries = 0;
     setFailed(false);
     if (state.serverDown || !state.model) loadServerInfo();
-    setStatus(`Colorized ${answer.width}×${answer.height} at ${resolution} px in ${answer.seconds.toFixed(2)} s.`);
+    reportClaims(answer);
   } catch (err) {
     if (err.name === 'AbortError' || controller !== state.request) return;
     if (err instanceof ServerError && err.status === 503) {
@@ -406,6 +432,25 @@ async function colorize() {
   } finally {
     if (state.request === controller) { state.request = null; setBusy(false); }
   }
+}
+
+// The status bar and the hint counter say how many hints claimed nothing (they are ringed on the hints).
+function reportClaims(answer) {
+  const { count, unclaimed } = answer.claims;
+  const px = layer.count();
+  el.hintCount.textContent = px ? `${px.toLocaleString()} px hinted · ${count} hint${count === 1 ? '' : 's'}`
+    + (unclaimed ? ` · ${unclaimed} claimed nothing` : '') : 'no hints yet: paint inside a region';
+  el.hintCount.classList.toggle('warn', unclaimed > 0);
+  const why = unclaimed ? ` ${unclaimed} of ${count} hints claimed no region (ringed in red): point at one to see why.` : '';
+  setStatus(`Colorized ${state.width}×${state.height} at ${answer.resolution} px in ${answer.seconds.toFixed(2)} s.${why}`);
+}
+
+// The layer files of what is shown now: fetched once per revision, when a layer is shown or downloaded.
+async function ensureLayers() {
+  const r = state.result;
+  if (r && r.ora && r.revision === state.revision) return true;
+  await colorize({ layers: true });
+  return !!(state.result?.ora && state.result.revision === state.revision);
 }
 
 // A request failed: say so in the banner (unless `banner` is null), on the result and in the status bar.
@@ -440,6 +485,7 @@ async function setResult(result) {
     return;
   }
   await showLayer();
+  if (state.result !== result) return;
   el.resultImage.dataset.revision = String(result.revision);
   el.resultInfo.textContent = `${result.resolution} px · ${result.seconds.toFixed(2)} s`;
 }
@@ -450,6 +496,7 @@ async function showLayer() {
   el.resultTitle.textContent = LAYERS[state.layer][0];
   el.resultImage.alt = LAYERS[state.layer][1];
   if (!r) return;
+  if (!r[state.layer]) { ensureLayers(); return; }
   r.urls[state.layer] ??= URL.createObjectURL(r[state.layer]);
   el.resultImage.src = r.urls[state.layer];
   try { await el.resultImage.decode(); } catch { /* replaced by a newer one */ }
@@ -479,6 +526,30 @@ function setHintsVisible(visible) {
   el.body.dataset.hints = visible ? 'shown' : 'hidden';
 }
 
+// Shading: how much of the model's light and shadow shows over a hint's color (the CLI's --shading).
+function setShading(value) {
+  state.shading = clamp(Math.round(Number(value) * 20) / 20, 0, 1);
+  el.shading.value = String(state.shading);
+  el.shadingValue.textContent = `${Math.round(state.shading * 100)}%`;
+}
+
+// Gap closing: the widest gap in a line that still closes a region (the CLI's --max-gap); null: the default,
+// which scales with the image as the server's does (irodori.regions.default_max_gap).
+function setMaxGap(value) {
+  const auto = clamp(roundHalfEven(Math.max(state.width, state.height) / 64), 3, 12);
+  state.maxGap = value === null ? null : clamp(Math.round(Number(value)), 0, 32);
+  el.maxGap.value = String(state.maxGap ?? auto);
+  el.maxGapValue.textContent = state.maxGap === null ? `auto · ${auto} px` : `${state.maxGap} px`;
+}
+
+// On a phone the canvas gets the whole screen: one pane at a time, switched with one tap.
+function setPane(pane) {
+  state.pane = pane;
+  el.body.dataset.pane = pane;
+  checkRadio(el.paneGroup, (b) => b.dataset.pane === pane);
+  fit();
+}
+
 function setSheet(open) {
   el.body.classList.toggle('sheet-open', open);
   el.sheetToggle.setAttribute('aria-expanded', String(open));
@@ -488,7 +559,8 @@ async function download(kind) {
   if (!state.file) return;
   if (kind === 'hints') { saveBlob(await layer.toBlob(), `${state.stem}.hints.png`); return; }
   const names = { image: 'colored.png', line: 'line.png', flats: 'flats.png', shading: 'shading.png', ora: 'ora', psd: 'psd' };
-  if (state.result) saveBlob(await state.result[kind], `${state.stem}.${names[kind]}`);  // local.js makes layer files when asked
+  if (kind !== 'image' && !(await ensureLayers())) return;
+  if (state.result?.[kind]) saveBlob(state.result[kind], `${state.stem}.${names[kind]}`);
 }
 
 async function loadServerInfo() {
@@ -595,6 +667,12 @@ function wire() {
   radioGroup(el.toolGroup, (b) => setTool(b.dataset.tool));
   radioGroup(el.viewGroup, (b) => setView(b.dataset.view));
   radioGroup(el.layerGroup, (b) => setLayer(b.dataset.layer));
+  radioGroup(el.paneGroup, (b) => setPane(b.dataset.pane));
+  el.shading.addEventListener('change', () => { setShading(el.shading.value); hintsChanged(0); });
+  el.shading.addEventListener('input', () => setShading(el.shading.value));
+  el.maxGap.addEventListener('change', () => { setMaxGap(el.maxGap.value); hintsChanged(0); });
+  el.maxGap.addEventListener('input', () => setMaxGap(el.maxGap.value));
+  el.hint.addEventListener('pointerleave', () => claims.clearHighlight());
   el.sheetToggle.addEventListener('click', () => setSheet(!el.body.classList.contains('sheet-open')));
   el.size.addEventListener('input', () => setSize(Number(el.size.value)));
   el.color.addEventListener('input', () => setColor(el.color.value));
@@ -647,6 +725,9 @@ function init() {
   setView('side');
   setLayer('image');
   setHintsVisible(true);
+  setShading(0);
+  setMaxGap(null);
+  setPane('hints');
   setBusy(false);
   setSheet(false);
   renderResolutions();

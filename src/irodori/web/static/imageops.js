@@ -3,7 +3,7 @@
 // shrink, bilinear or nearest to grow, bicubic to bring the model's colors back to the drawing's size).
 // Images are flat Float32Arrays in raster order with `ch` interleaved channels.
 
-import { roundHalfEven } from './raster.js';
+import { roundHalfEven } from './hints.js';
 
 const f32 = Math.fround;
 const GREY = [0.299, 0.587, 0.114].map(f32);

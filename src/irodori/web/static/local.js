@@ -4,7 +4,7 @@
 // A drawing's regions do not depend on the hints, so they are kept for the last drawing and gap width.
 
 import * as ort from '../vendor/onnxruntime-web/ort.wasm.min.mjs';
-import { claimRegions, hintReport } from './claims.js';
+import { claimRegions, hintReport } from './claimrules.js';
 import { compose, composite, DEFAULT_SHADING, rgba8 } from './flats.js';
 import { decode, hintLayer, lineToUnit, modelColors, modelInputs, pngBlob, workingSize } from './imageops.js';
 import { oraBlob, psdBlob, resultLayers } from './layerfiles.js';
@@ -84,16 +84,17 @@ function lineLayer(line) {
   return out;
 }
 
-/** Colorize like server.js's colorize: resolves to {width, height, seconds, image, line, flats, shading (PNG
- * Blobs), ora, psd (Blobs made when first awaited), claims, report and hint_count (what each hint did, as the
- * server's irodori.claims.hint_report), timings (ms)}; rejects with a ServerError or an AbortError. */
-export async function colorize({ file, hints, flats = 'regions', resolution, shading = DEFAULT_SHADING,
-  max_gap: maxGapArg = null, maxGap = maxGapArg, signal }) {
+/** Colorize as server.js's colorize does, with the same options ({file, hints, signal, flats, resolution,
+ * shading, maxGap, claims = true, layers = false}) and answer: {width, height, seconds, resolution, image,
+ * claims?: {hints, count, unclaimed, regions (the region map PNG)}, line?, flats?, shading?, ora?, psd?} with
+ * each image a Blob, plus `timings` (ms). Rejects with a ServerError or an AbortError. */
+export async function colorize({ file, hints, signal, flats = 'regions', resolution, shading = DEFAULT_SHADING,
+  maxGap = null, claims: wantClaims = true, layers: wantLayers = false }) {
   const t0 = performance.now();
   const aborted = () => { if (signal?.aborted) throw new DOMException('aborted', 'AbortError'); };
-  let d, hintImage, model;
+  let d, hintImage, site;
   try {
-    [d, hintImage, { model }] = await Promise.all([drawingOf(file), decode(hints), loadInfo()]);
+    [d, hintImage, site] = await Promise.all([drawingOf(file), decode(hints), loadInfo()]);
   } catch (err) {
     if (err instanceof ServerError) throw err;
     throw new ServerError(415, `cannot read the image (${err.message})`);
@@ -102,8 +103,9 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
   const { width: W, height: H, line } = d;
   if (hintImage.width !== W || hintImage.height !== H) throw new ServerError(422, 'the hint layer is not the drawing\'s size');
   const layer = hintLayer(hintImage);
+  const long = resolution || site.model.native_size;
   const t1 = performance.now();
-  const running = runModel(line, layer, W, H, resolution || model.native_size, model.meta.multiple ?? 16);
+  const running = runModel(line, layer, W, H, long, site.model.meta.multiple ?? 16);
   running.catch(() => {});  // awaited below, after the regions are found here while the model runs there
   const regions = regionsOf(d, maxGap);
   const t2 = performance.now();
@@ -115,24 +117,35 @@ export async function colorize({ file, hints, flats = 'regions', resolution, sha
   }
   aborted();
   const t3 = performance.now();
-  const claims = claimRegions(regions, layer.rgb, layer.mask);
-  const layers = compose(colors, line, regions, claims, { mode: flats, shading });
-  const { report, hintCount } = hintReport(regions, claims, layer.mask);
-  const rgba = { image: composite(layers), flats: rgba8(layers.flats), shading: rgba8(layers.shading),
-    line: lineLayer(line), hints: hintImage.data };
+  const claimed = claimRegions(regions, layer.rgb, layer.mask);
+  const composed = compose(colors, line, regions, claimed, { mode: flats, shading });
+  const image = composite(composed);
   const t4 = performance.now();
-  const seconds = (t4 - t0) / 1000;
-  // ms: the regions are found while the model runs; `model` is the wait for it after them
-  const timings = { decode: t1 - t0, regions: t2 - t1, model: t3 - t2, compose: t4 - t3 };
-  const [image, lineBlob, flatsBlob, shadingBlob] = await Promise.all(
-    ['image', 'line', 'flats', 'shading'].map((k) => pngBlob(rgba[k], W, H)));
-  const stack = resultLayers(rgba);
-  return { width: W, height: H, seconds, image, line: lineBlob, flats: flatsBlob, shading: shadingBlob, claims,
-    report, hint_count: hintCount, timings, ora: later(() => oraBlob(stack, rgba.image, W, H)), psd: later(() => psdBlob(stack, rgba.image, W, H)) };
+  const out = { width: W, height: H, seconds: (t4 - t0) / 1000, resolution: long, image: await pngBlob(image, W, H),
+    // ms: the regions are found while the model runs; `model` is the wait for it after them
+    timings: { decode: t1 - t0, regions: t2 - t1, model: t3 - t2, compose: t4 - t3 } };
+  if (wantClaims) out.claims = await claimsAnswer(regions, claimed, layer.mask, site.reasons);
+  if (wantLayers) Object.assign(out, await layerFiles(composed, image, line, hintImage.data, W, H));
+  return out;
 }
 
-// A value made when first awaited (a thenable): the layer files cost time and most previews never save them.
-function later(make) {
-  let promise = null;
-  return { then(resolve, reject) { promise ??= make(); return promise.then(resolve, reject); } };
+// What each hint did, as the server's claims=1 answer (irodori.web.uploads.claims_answer).
+async function claimsAnswer(regions, claimed, mask, reasons) {
+  const { report, hintCount } = hintReport(regions, claimed, mask);
+  const hints = report.map((h) => ({ ...h, why: h.reason ? reasons[h.reason] : null }));
+  const map = new Uint8ClampedArray(4 * regions.labels.length);
+  regions.labels.forEach((l, i) => {
+    map[4 * i] = l & 255; map[4 * i + 1] = (l >> 8) & 255; map[4 * i + 2] = (l >> 16) & 255; map[4 * i + 3] = 255;
+  });
+  return { hints, count: hintCount, unclaimed: hints.filter((h) => h.reason).length,
+    regions: await pngBlob(map, regions.width, regions.height) };
+}
+
+// The layer PNGs and the layered files, as the server's layers=1 answer.
+async function layerFiles(composed, image, line, hints, W, H) {
+  const rgba = { image, flats: rgba8(composed.flats), shading: rgba8(composed.shading), line: lineLayer(line), hints };
+  const stack = resultLayers(rgba);
+  const [lineBlob, flatsBlob, shadingBlob, ora, psd] = await Promise.all([pngBlob(rgba.line, W, H),
+    pngBlob(rgba.flats, W, H), pngBlob(rgba.shading, W, H), oraBlob(stack, image, W, H), psdBlob(stack, image, W, H)]);
+  return { line: lineBlob, flats: flatsBlob, shading: shadingBlob, ora, psd };
 }

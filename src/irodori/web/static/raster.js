@@ -11,12 +11,6 @@ const LONG = Math.round(2.1969 * SHIFT);
 const FAR = 0x1fffffff;  // larger than any distance; also what lies outside the image
 const PAD = 2;
 
-/** Python's round(): halves go to the even neighbour. */
-export function roundHalfEven(x) {
-  const r = Math.round(x);
-  return (r - x === 0.5 && r % 2 !== 0) ? r - 1 : r;
-}
-
 /** Connected components (4- or 8-connected) of the nonzero pixels of `mask`: {count (background 0 included),
  * labels (Int32Array, 0 = background), area (per label), first (per label: its first pixel in raster order)}.
  * Labels follow the raster order of each component's first pixel. */

@@ -2,7 +2,8 @@
 // for the method), on the same primitives (raster.js), so that both find the same regions. A line art is a
 // Float32Array of H×W values in [0, 1] (white paper = 1).
 
-import { chamfer, components, dilateCross, euclidean, roundHalfEven } from './raster.js';
+import { roundHalfEven } from './hints.js';
+import { chamfer, components, dilateCross, euclidean } from './raster.js';
 
 export const MAX_GAP_RANGE = [0, 64];
 const MIN_CONTRAST = 0.25;

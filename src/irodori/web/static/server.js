@@ -17,15 +17,26 @@ function base64ToBlob(b64, type = 'image/png') {
   return new Blob([bytes], { type });
 }
 
-/** POST api/colorize with layers=1. Resolves to the answer with each image as a Blob; rejects with a
- * ServerError, a TypeError (the server cannot be reached) or an AbortError. */
-export async function colorize({ file, hints, flats, resolution, signal }) {
+/** POST api/colorize. One object of named options, so that more can come without breaking callers:
+ *   file, hints (Blobs), signal (AbortSignal);
+ *   flats ('regions' | 'hints-only' | 'model'), resolution (px), shading (0..1), maxGap (px; omitted: the
+ *   server's default), as the CLI's --flats, --resolution, --shading, --max-gap;
+ *   claims (default true: what each hint claimed), layers (default false: the layer PNGs and ORA/PSD files,
+ *   which make a preview slow; ask for them when they are shown or downloaded).
+ * Resolves to {width, height, seconds, resolution, image, claims?: {hints, count, unclaimed, regions},
+ * line?, flats?, shading?, ora?, psd?} with each image as a Blob; rejects with a ServerError, a TypeError
+ * (the server cannot be reached) or an AbortError. */
+export async function colorize({ file, hints, signal, flats = 'regions', resolution, shading, maxGap,
+  claims = true, layers = false }) {
   const body = new FormData();
   body.append('lineart', file, file.name || 'lineart.png');
   body.append('hints', hints, 'hints.png');
-  body.append('layers', '1');
   body.append('flats', flats);
-  body.append('resolution', String(resolution));
+  if (resolution !== undefined) body.append('resolution', String(resolution));
+  if (shading !== undefined) body.append('shading', String(shading));
+  if (maxGap !== undefined && maxGap !== null) body.append('max_gap', String(maxGap));
+  body.append('claims', claims ? '1' : '0');
+  body.append('layers', layers ? '1' : '0');
   const response = await fetch('api/colorize', { method: 'POST', body, signal });
   if (!response.ok) {
     let detail = response.statusText;
@@ -36,13 +47,19 @@ export async function colorize({ file, hints, flats, resolution, signal }) {
     const retryAfter = parseInt(response.headers.get('Retry-After') || '', 10) || 0;
     throw new ServerError(response.status, detail, retryAfter);
   }
+  if (!claims && !layers) {
+    const seconds = parseFloat(response.headers.get('X-Colorize-Seconds') || '0');
+    return { seconds, resolution: parseInt(response.headers.get('X-Working-Size') || '0', 10),
+      image: await response.blob() };
+  }
   const data = await response.json();
-  return {
-    width: data.width, height: data.height, seconds: data.seconds,
-    image: base64ToBlob(data.image), line: base64ToBlob(data.line), flats: base64ToBlob(data.flats),
-    shading: base64ToBlob(data.shading), ora: base64ToBlob(data.ora, 'image/openraster'),
-    psd: base64ToBlob(data.psd, 'image/vnd.adobe.photoshop'),
-  };
+  const out = { width: data.width, height: data.height, seconds: data.seconds, resolution: data.resolution,
+    image: base64ToBlob(data.image) };
+  if (data.claims) out.claims = { ...data.claims, regions: base64ToBlob(data.claims.regions) };
+  const types = { line: 'image/png', flats: 'image/png', shading: 'image/png', ora: 'image/openraster',
+    psd: 'image/vnd.adobe.photoshop' };
+  for (const [key, type] of Object.entries(types)) if (data[key]) out[key] = base64ToBlob(data[key], type);
+  return out;
 }
 
 /** {limits, model} from api/health and api/model; rejects when the server cannot be reached. */
