@@ -412,3 +412,13 @@ def test_a_rerun_into_a_folder_inside_the_input_folder_does_not_color_its_own_re
     again = colorize(capsys, d, "-o", d / "colored")
     assert again[0] == 0, again[2]
     assert tree(d / "colored") == ["a.png", "sub", "sub/b.png"]
+
+
+def test_layers_list_every_file_written_and_the_working_size_is_said(tmp_path, capsys):
+    code, out, err = colorize(capsys, lineart(tmp_path / "in.png"), "-o", tmp_path / "out.png", "--layers")
+    assert code == 0
+    written = out.strip().splitlines()
+    assert [Path(p).name for p in written] == ["out.png", "out.ora", "out.psd", "out.line.png", "out.flats.png",
+                                               "out.shading.png"]
+    assert all(Path(p).is_file() for p in written)
+    assert "working size 32 px" in err

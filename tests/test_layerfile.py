@@ -101,3 +101,16 @@ def test_the_psd_preview_is_the_merged_image_as_given():
     assert np.array_equal(np.asarray(psd.topil().convert("RGB")), np.asarray(merged))
     recomposited = np.asarray(psd.composite(force=True).convert("RGB"), np.int16)
     assert np.abs(recomposited - np.asarray(merged, np.int16)).max() <= 1
+
+
+def test_psd_line_and_hint_layers_carry_real_transparency_not_a_mask():
+    from irodori.layerfile import Layer, psd_bytes
+
+    ink = np.zeros((16, 20, 4), np.uint8)
+    ink[4:8, :, 3] = 255  # one band of opaque black ink on a transparent layer
+    stack = [Layer("lines", Image.fromarray(ink, "RGBA"), "multiply"), Layer("flats", Image.new("RGB", (20, 16), "red"))]
+    psd = PSDImage.open(io.BytesIO(psd_bytes(stack, Image.new("RGB", (20, 16), "red"))))
+    lines = next(layer for layer in psd if layer.name == "lines")
+    assert not lines.has_mask(), "transparency is the layer's own, not a layer mask"
+    alpha = np.asarray(lines.topil())[..., 3]
+    assert alpha[0].max() == 0 and alpha[5].min() == 255

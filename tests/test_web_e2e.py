@@ -200,7 +200,7 @@ def test_two_hints_fill_their_regions_and_the_page_fits(browser, server_url, dra
         p.assert_fits("the empty page")
         p.open(path)
         assert page.input_value("#resolution") == "auto"
-        assert "384 px" in page.inner_text("#resolution option[value='auto']"), "Auto follows the image"
+        assert "512 px" in page.inner_text("#resolution option[value='auto']"), "Auto is the CLI's working size"
 
         page.click("#tool-dot")
         for (x, y), color in HINTS.values():
@@ -209,7 +209,7 @@ def test_two_hints_fill_their_regions_and_the_page_fits(browser, server_url, dra
             assert page.evaluate(f"() => document.querySelector('#hint-canvas').getContext('2d')"
                                  f".getImageData({x}, {y}, 1, 1).data[3]") == 255, f"a hint at {(x, y)}"
         p.wait_for_preview()
-        assert page.inner_text("#status").startswith("Colorized 384×256 at 384 px")
+        assert page.inner_text("#status").startswith("Colorized 384×256 at 512 px")
         p.assert_fits("with a result")
 
         name, data = p.in_tools(lambda: p.download("#download-result"))
@@ -426,6 +426,31 @@ def test_a_failed_request_marks_the_result_out_of_date_until_a_retry(browser, se
         assert page.inner_text("#status").startswith("Not colorized: The last request failed (HTTP 422)")
     finally:
         p.close()
+
+
+def test_the_cli_the_api_and_the_page_give_the_same_image_by_default(browser, server_url, drawing, tmp_path):
+    path, _ = drawing
+    p = Page(browser, server_url)
+    try:
+        p.open(path)
+        p.page.click("#tool-dot")
+        for (x, y), color in HINTS.values():
+            p.page.fill("#color", color)
+            p.tap(x, y)
+        p.wait_for_preview()
+        _, data = p.download("#download-result")
+        Image.fromarray(p.canvas_png("#hint-canvas"), "RGBA").save(tmp_path / "hints.png")
+    finally:
+        p.close()
+    from irodori.cli import main
+
+    # fp32, as this test's server runs (`irodori serve` and `colorize` both default to auto precision)
+    assert main(["colorize", str(path), "--hints", str(tmp_path / "hints.png"), "-o", str(tmp_path / "cli.png"),
+                 "--precision", "fp32"]) == 0
+    page_image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.int16)
+    cli_image = np.asarray(Image.open(tmp_path / "cli.png").convert("RGB"), np.int16)
+    api_image = np.asarray(Colorizer.from_pretrained("demo")(str(path), tmp_path / "hints.png").image, np.int16)
+    assert np.abs(page_image - cli_image).max() <= 1 and np.abs(api_image - cli_image).max() <= 1
 
 
 @pytest.mark.parametrize("size", list(SIZES))

@@ -16,7 +16,8 @@ scribbles (drawn on a 64×64 grid and upsampled) spill a few pixels over lines, 
 2. **Agreement.** A region whose deep hint pixels agree (RMS spread under ``agree``, RGB in [0, 1]) takes
    their mean color as its flat.
 3. **One hue, several tones.** Where they disagree but share one hue (:func:`chromaticity`: r, g, b over
-   their sum, which a change of lightness leaves alone; RMS spread under ``same_hue``), the artist means
+   their sum, which a change of lightness leaves alone; RMS spread under ``same_hue``) and the darkest is
+   no darker than :data:`MIN_TONE` of the lightest (a shade, not black beside white), the artist means
    "this color, with shading": the region's flat is the lightest tone and the others become shading
    (:attr:`Claims.tone`: each pixel of the region darkened as its nearest deep hint pixel is, relative to
    that lightest tone).
@@ -40,6 +41,9 @@ AGREE = 20 / 255
 #: RMS spread of the chromaticity (r, g, b over r + g + b) under which hints of different lightness count as
 #: one hue (a light and a shade of a blue-grey: 0.011; skin and its shadow: 0.024; red and orange: 0.071).
 SAME_HUE = 0.04
+#: The darkest tone a region's hints may hold, as a share of the lightest tone's luminance, for them to read as one
+#: color with shading (a shade, not black beside white).
+MIN_TONE = 0.4
 #: Added to r, g and b before the chromaticity is taken, so near-black tones count as grey, not as noise.
 CHROMA_EPS = 0.05
 #: The share of a hint piece that must lie in one region for the piece to claim it whatever its depth.
@@ -151,12 +155,13 @@ def claim_regions(regions: Regions, hint_rgb: np.ndarray, hint_mask: np.ndarray,
     color, spread = _label_mean(lab, rgb, n)
     _, hue_spread = _label_mean(lab, chromaticity(rgb), n)
     agreed = hinted & (spread <= agree)
-    toned = hinted & ~agreed & (hue_spread <= same_hue)
+    luma = rgb @ LUMA.astype(np.float64)
+    lightest, darkest = np.full(n + 1, -1.0), np.full(n + 1, 2.0)
+    np.maximum.at(lightest, lab, luma)
+    np.minimum.at(darkest, lab, luma)
+    toned = hinted & ~agreed & (hue_spread <= same_hue) & (darkest >= MIN_TONE * lightest)
     tone = np.ones(regions.labels.shape, np.float32)
     if toned.any():
-        luma = rgb @ LUMA.astype(np.float64)
-        lightest = np.full(n + 1, -1.0)
-        np.maximum.at(lightest, lab, luma)
         top = luma >= lightest[lab] - 1 / 255  # the lightest tone's pixels
         base, _ = _label_mean(lab[top], rgb[top], n)
         color[toned] = base[toned]

@@ -52,6 +52,9 @@ Precision = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 #: The working resolution (long side, px) a caller may ask a model to run at, inclusive.
 RESOLUTION_RANGE = (16, 4096)
+#: The working long side (px) the CLI, the API and the page use unless told otherwise, whatever the drawing's size
+#: (chosen on the validation splits and by time: README, "Working size").
+WORKING_SIZE = 512
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def psd_bytes(layers: list[Layer], merged: Image.Image) -> bytes:
     from psd_tools.api.layers import PixelLayer
     from psd_tools.constants import BlendMode, Compression
 
-    psd = PSDImage.new("RGB", merged.size)
+    psd = PSDImage.new("RGBA", merged.size)  # RGBA: each layer keeps its alpha as layer transparency, not a mask
     for layer in reversed(layers):  # psd-tools stacks bottom to top
         pixel = PixelLayer.frompil(layer.image.convert("RGBA"), psd, layer.name, 0, 0, Compression.RLE)
         pixel.blend_mode = BlendMode.MULTIPLY if layer.blend == "multiply" else BlendMode.NORMAL

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from irodori.config import RESOLUTION_RANGE, Config
+from irodori.config import RESOLUTION_RANGE, WORKING_SIZE, Config
 from irodori.data.imageio import model_inputs, open_image, output_colors, to_rgb_array, upright
 from irodori.errors import ConfigError, InputError, IrodoriError, TooLarge
 from irodori.claims import claim_regions, hint_report
@@ -176,7 +176,7 @@ class Colorizer:
         """Colorize ``lineart`` (path, file bytes, PIL image or array) with ``hints`` (any source
         :func:`irodori.hint_input.hint_layer` takes: a :class:`HintLayer`, JSON text, a list of hints, a
         hint file's path, an RGBA image's bytes, CLI-style flags). ``resolution``: the working long side (default:
-        the model's training size). ``flats``: ``regions`` (default: a region a hint claims takes the hint's
+        :data:`irodori.config.WORKING_SIZE`). ``flats``: ``regions`` (default: a region a hint claims takes the hint's
         color, the model colors the rest), ``hints-only`` (unhinted regions stay white) or ``model`` (the
         model's own colors everywhere); see :mod:`irodori.flats`. ``shading`` in [0, 1]: how much of the
         model's light and shadow shows over a hint's flat color. ``max_gap``: widest gap in a line (px)
@@ -192,7 +192,7 @@ class Colorizer:
         line = lineart_to_unit(lineart, self.max_pixels)
         H, W = line.shape
         layer = hint_layer(hints, H, W)
-        long_side = resolution or self.native_size
+        long_side = resolution or WORKING_SIZE
         result = self.compose(line, layer, self.model_colors(line, layer, long_side), flats, shading, max_gap)
         return replace(result, resolution=long_side)
 

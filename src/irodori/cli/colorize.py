@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from irodori.config import PRECISIONS, RESOLUTION_RANGE
+from irodori.config import PRECISIONS, RESOLUTION_RANGE, WORKING_SIZE
 from irodori.errors import InputError, IrodoriError
 from irodori.flats import DEFAULT_SHADING, FLATS_MODES
 from irodori.regions import MAX_GAP_RANGE
@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
     p.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB[,SIZE]", help="one hint; repeatable")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
     p.add_argument("--resolution", type=_int_in(*RESOLUTION_RANGE), metavar="PX",
-                   help="working long side in pixels, %d..%d (default: the model's own scale)" % RESOLUTION_RANGE)
+                   help="working long side in pixels, %d..%d (default: %d, as the web app)" % (*RESOLUTION_RANGE, WORKING_SIZE))
     p.add_argument("--layers", action="store_true",
                    help="also write NAME.ora, NAME.psd and the line, flats and shading layers as PNGs")
     p.add_argument("--flats", choices=FLATS_MODES, default="regions",
@@ -153,7 +153,8 @@ def _hints_for(args, file: Path, height: int, width: int):
     return None
 
 
-def _colorize_one(args, colorizer, job: Job) -> None:
+def _colorize_one(args, colorizer, job: Job) -> int:
+    """Colorize one job and write its files; returns the working size it ran at."""
     from irodori.pipeline import lineart_to_unit
 
     file = job.source.path
@@ -162,6 +163,7 @@ def _colorize_one(args, colorizer, job: Job) -> None:
     result = colorizer(line, hints, resolution=args.resolution, flats=args.flats, shading=args.shading,
                        max_gap=args.max_gap)
     _write_all(_outputs(result, job))
+    return result.resolution
 
 
 def run(args) -> int:
@@ -190,6 +192,7 @@ def _colorize_all(args, colorizer, jobs: list[Job]) -> int:
     from irodori.hint_input import HintError
 
     failures = 0
+    sizes = set()
     bar = None
     if len(jobs) > 1:
         from tqdm import tqdm
@@ -197,7 +200,7 @@ def _colorize_all(args, colorizer, jobs: list[Job]) -> int:
     try:
         for job in jobs:
             try:
-                _colorize_one(args, colorizer, job)
+                sizes.add(_colorize_one(args, colorizer, job))
             except IrodoriError as exc:
                 stops = isinstance(exc, WriteError) or (isinstance(exc, HintError) and bool(args.hints or args.hint))
                 if len(jobs) == 1 or stops:
@@ -208,8 +211,9 @@ def _colorize_all(args, colorizer, jobs: list[Job]) -> int:
                 failures += 1
                 _report(job, f"unexpected {type(exc).__name__}: {exc}")
             else:
-                if bar is None:
-                    print(_shown(job.target))
+                if bar is None:  # every file written: the image, and with --layers the layer files
+                    for path in job.files:
+                        print(_shown(path))
             if bar is not None:
                 bar.update(1)
     finally:
@@ -217,5 +221,8 @@ def _colorize_all(args, colorizer, jobs: list[Job]) -> int:
             bar.close()
     if bar is not None:
         failed = f" ({failures} failed)" if failures else ""
-        print(f"colorized {len(jobs) - failures} of {len(jobs)} images into {_shown(args.out)}{failed}")
+        size = f" at working size {', '.join(map(str, sorted(sizes)))} px" if sizes else ""
+        print(f"colorized {len(jobs) - failures} of {len(jobs)} images into {_shown(args.out)}{size}{failed}")
+    elif sizes:  # one image: stdout lists the files, so the working size goes to stderr
+        print(f"irodori colorize: working size {sizes.pop()} px (--resolution to change)", file=sys.stderr)
     return 1 if failures else 0

@@ -49,6 +49,8 @@ def add_parser(sub) -> None:
                    help="hintauc: shading strength(s) in [0, 1] for the regions/hints-only modes, comma-separated "
                         "(default: the pipeline's); each mode x strength is scored as model/MODE@STRENGTH")
     p.add_argument("--plot", metavar="PNG", help="hintauc: write the per-ratio curves of every method here")
+    p.add_argument("--resolution", type=int, metavar="PX",
+                   help="hintauc: the working long side the model runs at (default: the pipeline's, as colorize)")
 
 
 def format_results(res: dict, metrics) -> list[str]:
@@ -140,7 +142,7 @@ def _run_hintauc(args) -> int:
         key = (line.ctypes.data, layer.rgb.tobytes(), layer.mask.tobytes())
         if key not in memo:
             memo.clear()
-            memo[key] = col.model_colors(line, layer)
+            memo[key] = col.model_colors(line, layer, args.resolution)
         return memo[key]
 
     def method(mode, shading):

@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect
 
 import irodori
 from irodori import threads
+from irodori.config import WORKING_SIZE
 from irodori.errors import InputError, IrodoriError, TooLarge, UnreadableImage
 from irodori.flats import DEFAULT_SHADING, FLATS_MODES
 from irodori.pipeline import ASSET_DIR, BUNDLED, Colorizer
@@ -142,7 +143,8 @@ async def _parse_form(request: Request, max_resolution: int) -> ColorizeForm:
         if not isinstance(lineart, UploadFile):
             raise ApiError(422, "lineart: missing; send the line art as a file field named 'lineart'")
         shading = _number(form.get("shading"), "shading", 0, 1)
-        options = {"resolution": _resolution(form.get("resolution"), max_resolution),
+        options = {"resolution": _resolution(form.get("resolution"), max_resolution) or min(WORKING_SIZE,
+                                                                                            max_resolution),
                    "layers": _flag(form.get("layers"), "layers"), "claims": _flag(form.get("claims"), "claims"),
                    "flats": _choice(form.get("flats"), "flats", FLATS_MODES, "regions"),
                    "shading": DEFAULT_SHADING if shading is None else shading,
@@ -211,7 +213,8 @@ def public(value):
 def _card(colorizer: Colorizer, model_name: str, model_card: str | None) -> dict:
     """What ``/api/model`` answers (no server paths: see :func:`public`)."""
     meta = {k: v for k, v in colorizer.meta.items() if k != "config"}
-    return {"name": model_name, "native_size": colorizer.native_size, "meta": public(meta),
+    return {"name": model_name, "native_size": colorizer.native_size, "working_size": WORKING_SIZE,
+            "meta": public(meta),
             "config": public(colorizer.config.to_dict()), "card": model_card}
 
 

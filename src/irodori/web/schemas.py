@@ -83,7 +83,8 @@ class Health(BaseModel):
 
 class ModelCard(BaseModel):
     name: str
-    native_size: int = Field(description="the working long side used when no resolution is given")
+    native_size: int = Field(description="the long side the model was trained at")
+    working_size: int = Field(description="the working long side used when no resolution is given (the CLI's too)")
     meta: dict = Field(description="the release metadata (step, source, dtype, ...)")
     config: dict = Field(description="the model's full configuration")
     card: str | None = Field(description="MODEL_CARD.md (or NAME.md) next to the weights, if present")
@@ -104,8 +105,8 @@ COLORIZE_BODY = {
                                          "as a text field or a file; or an RGBA PNG file whose alpha > 0 pixels are "
                                          "hints (same size as the line art, or the same aspect ratio)"},
                 "resolution": {"type": "integer", "minimum": 16,
-                               "description": "optional: the working long side in pixels (default: the model's "
-                                              "own scale, see /api/model native_size)"},
+                               "description": "optional: the working long side in pixels (default: the CLI's, "
+                                              "see /api/model working_size)"},
                 "layers": {"type": "boolean", "default": False,
                            "description": "1/true: answer JSON with the image, line, flats and shading layers "
                                           "as base64 PNGs and the layered .ora/.psd files, instead of a bare PNG"},

@@ -21,7 +21,8 @@ import { StageZoom } from './zoom.js';
 
 const PREVIEW_DELAY_MS = 100;  // a stroke is one change (at its end): no need to wait for more
 const RESOLUTIONS = [256, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
-const AUTO_MAX_RESOLUTION = 1024;  // Auto follows the image up to here (about a second a preview on a CPU)
+const AUTO_MAX_RESOLUTION = 1024;  // the server's limit when it has not said
+const DEFAULT_WORKING_SIZE = 512;  // irodori.config.WORKING_SIZE, until /api/model says
 const RETRY_SECONDS = [2, 4, 8, 15, 30];
 const LAYERS = {
   image: ['Result', 'The colorized result'], flats: ['Flats', 'The flats: one color per region'],
@@ -356,13 +357,12 @@ async function loadHintFile(file) {
 }
 
 // ---------------------------------------------------------------------------
-// Working size: the long side the model works at. Auto follows the image, from the model's own size up.
+// Working size: the long side the model works at. Auto is the server's default (the CLI's too: one image
+// for the same hints everywhere), within the server's limit.
 
 function autoResolution() {
-  const native = state.model?.native_size ?? 256;
-  const max = Math.min(state.limits?.max_resolution ?? AUTO_MAX_RESOLUTION, AUTO_MAX_RESOLUTION);
-  const rounded = Math.round(Math.min(max, Math.max(native, state.width, state.height)) / 32) * 32;
-  return Math.max(16, rounded > max ? Math.floor(max / 32) * 32 : rounded);
+  const max = state.limits?.max_resolution ?? AUTO_MAX_RESOLUTION;
+  return Math.min(state.model?.working_size ?? DEFAULT_WORKING_SIZE, max);
 }
 
 const workingSize = () => (state.resolution === 'auto' ? autoResolution() : Number(state.resolution));
