@@ -36,6 +36,24 @@ from test_web_e2e import HINTS, H, W, Page, browser, drawing, filled  # noqa: F4
 SAMPLES = Path(__file__).parents[1] / "src" / "irodori" / "assets" / "samples"
 
 
+#: The first preview in the browser compiles ONNX Runtime's WASM and loads the model; on a loaded 2-core
+#: machine that takes longer than test_web_e2e's 20 s for a server's answer.
+PREVIEW_TIMEOUT_MS = 120_000
+
+
+def wait_for_preview(p: Page) -> None:
+    p.page.wait_for_function(
+        "() => document.body.dataset.busy === '0' && document.querySelector('#result-image').dataset.revision"
+        " === document.querySelector('#hint-canvas').dataset.revision", timeout=PREVIEW_TIMEOUT_MS)
+
+
+def open_drawing(p: Page, path: Path) -> None:
+    with p.page.expect_file_chooser() as chooser:
+        p.page.click("#open-button")
+    chooser.value.set_files(str(path))
+    wait_for_preview(p)
+
+
 def serve(directory: Path):
     """``python -m http.server`` on a free loopback port: (process, base URL)."""
     proc = subprocess.Popen([sys.executable, "-c", "import http.server, socketserver, sys\n"
@@ -175,19 +193,20 @@ def test_the_exported_site_colorizes_in_the_browser_without_a_server(browser, si
     path, interiors = drawing
     p = Page(browser, site_url)
     page = p.page
+    page.set_default_timeout(PREVIEW_TIMEOUT_MS)  # downloads of layer files colorize again, with the layers
     requests = []
     page.on("request", lambda r: requests.append(r.url))
     try:
         page.reload()  # the service worker's first visit reloads once; watch every request from here
         page.wait_for_function("() => document.querySelector('#model-name').textContent === 'demo'")
         assert page.evaluate("() => document.body.dataset.backend") == "browser"
-        p.open(path)
+        open_drawing(p, path)
         page.click("#tool-dot")
         for (x, y), color in HINTS.values():
             page.fill("#color", color)
             p.tap(x, y)
-        p.wait_for_preview()
-        assert page.inner_text("#status").startswith("Colorized 384×256 at 384 px")
+        wait_for_preview(p)
+        assert page.inner_text("#status").startswith("Colorized 384×256 at 512 px"), "Auto: the working size"
         name, data = p.in_tools(lambda: p.download("#download-result"))
         result = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
         assert name == "shapes.colored.png" and result.shape == (H, W, 3)
@@ -227,15 +246,16 @@ def test_the_exported_site_colorizes_in_the_browser_without_a_server(browser, si
 def test_the_exported_site_fits_a_phone_and_loads_without_isolation(browser, site_url, drawing):  # noqa: F811
     path, interiors = drawing
     p = Page(browser, site_url + "?threads=1", "phone")
+    p.page.set_default_timeout(PREVIEW_TIMEOUT_MS)
     try:
         assert p.page.evaluate("() => crossOriginIsolated") is False, "?threads=1 keeps the page as it is"
         p.assert_fits("the empty page")
-        p.open(path)
+        open_drawing(p, path)
         (x, y), color = HINTS["circle"]
         p.page.click("#tool-dot")
         p.page.fill("#color", color)
         p.tap(x, y)
-        p.wait_for_preview()
+        wait_for_preview(p)
         p.assert_fits("with a result")
         assert filled(p.result(), interiors["circle"], color) >= 0.9, "one thread colorizes too"
         assert not p.problems, p.problems
@@ -257,11 +277,12 @@ def test_readme_screenshots_of_the_static_site(browser, site_url, size, tmp_path
     hints_file.write_text(json.dumps([{**h, "x": h["x"] * 2, "y": h["y"] * 2, "size": h["size"] * 2}
                                       for h in json.loads((SAMPLES / "monkey.hints.json").read_text())]))
     p = Page(browser, site_url, size)
+    p.page.set_default_timeout(PREVIEW_TIMEOUT_MS)
     try:
-        p.open(lineart)
+        open_drawing(p, lineart)
         p.page.set_input_files("#hints-input", str(hints_file))
         p.page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Loaded')")
-        p.wait_for_preview()
+        wait_for_preview(p)
         if size == "phone":
             p.page.click("#pane-result")  # one pane at a time on a phone: show the result
         p.page.wait_for_timeout(500)  # the busy veil fades out
