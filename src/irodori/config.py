@@ -158,8 +158,7 @@ class DataConfig:
     #: Corpus (``data.dataset: corpus``): source name -> sampling weight; empty = every present source,
     #: weighted by its number of images (see :class:`irodori.data.corpus.CorpusPairs`).
     sources: dict = field(default_factory=dict)
-    #: Corpus and OpenMoji: the training crop's side as a fraction of the image's short side, (low, high),
-    #: resized to ``size`` (e.g. (0.5, 0.75) of a 256 px corpus at size 160: 128-192 px crops, near 1:1).
+    #: Corpus and OpenMoji: the crop's side as a fraction of the image's short side, (low, high), resized to size.
     crop_scale: tuple[float, ...] = (0.75, 1.0)
     num_workers: int = 2
 

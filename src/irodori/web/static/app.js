@@ -7,7 +7,8 @@
 // screen marked out of date, with a retry (automatic when the server is busy or unreachable), and the
 // status bar says what happened. Modules: hints.js (hint data, the CLI's JSON), layer.js (strokes and
 // undo), palette.js (recent colors), zoom.js (pinch and wheel zoom), radios.js (keyboard radio groups),
-// markdown.js (the model card), claims.js (what each hint claimed), server.js (the API).
+// markdown.js (the model card), claims.js (what each hint claimed), backend.js (the server's API, server.js,
+// or the browser itself, local.js).
 
 import { HintError, drawHints, hexToRgb, hintJsonText, hintPixelsFromImage, hintSquares, hintStats, parseHintJson,
   rgbToHex, roundHalfEven, MAX_HINTS } from './hints.js';
@@ -15,7 +16,7 @@ import { ClaimsView } from './claims.js';
 import { HintLayer } from './layer.js';
 import { Palette } from './palette.js';
 import { checkRadio, radioGroup } from './radios.js';
-import { ServerError, colorize as requestColorize, renderModel, serverInfo } from './server.js';
+import { ServerError, colorize as requestColorize, renderModel, serverInfo } from './backend.js';
 import { StageZoom } from './zoom.js';
 
 const PREVIEW_DELAY_MS = 100;  // a stroke is one change (at its end): no need to wait for more
