@@ -34,17 +34,23 @@ def add_parser(sub) -> None:
                    help="auto: CUDA where available (cuda:LOCAL_RANK under torchrun), else CPU")
 
 
-def run(args) -> int:
+def start_up(device: str, time_limit: float | None) -> None:
+    """What every training command does first: the allocator setting, cuDNN's autotuner, the time limit checked."""
     from irodori.data.runtime import tune_allocator
-    from irodori.train.loop import train
 
     import torch
 
     tune_allocator()  # before DataLoader workers fork: they inherit it (see irodori.data.runtime)
-    if args.device != "cpu" and torch.cuda.is_available():
+    if device != "cpu" and torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise ConfigError(f"--time-limit must be positive, got {args.time_limit}")
+    if time_limit is not None and time_limit <= 0:
+        raise ConfigError(f"--time-limit must be positive, got {time_limit}")
+
+
+def run(args) -> int:
+    from irodori.train.loop import train
+
+    start_up(args.device, args.time_limit)
     overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
     cfg = load_config(args.config, overrides)
     result = train(cfg, args.out, dry_run=args.dry_run, init_from=args.init_from, init_partial=args.init_partial,

@@ -50,15 +50,11 @@ def run(args) -> int:
     import torch
 
     from irodori.atomic import atomic_write_text
+    from irodori.cli.train import start_up
     from irodori.config import load_config
-    from irodori.data.runtime import tune_allocator
     from irodori.train.group import Member, train_group
 
-    tune_allocator()  # before DataLoader workers fork: they inherit it (see irodori.data.runtime)
-    if args.device != "cpu" and torch.cuda.is_available():
-        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise ConfigError(f"--time-limit must be positive, got {args.time_limit}")
+    start_up(args.device, args.time_limit)
     runs, inits = _pairs(args.run, "--run"), _pairs(args.init, "--init")
     if unknown := sorted(set(inits) - set(runs)):
         raise ConfigError(f"--init names runs that are not in the group: {', '.join(unknown)}")
