@@ -477,7 +477,8 @@ def test_a_hint_on_a_line_is_ringed_with_its_reason_and_the_sliders_reach_the_se
             page.wait_for_function("() => document.querySelector('#claim-note').textContent.includes('outlined')")
             outline = p.canvas_png("#claims-canvas")[..., 3] > 0
             assert outline[40:178, 22:162].sum() > outline.sum() * 0.9 > 100, "the circle's region is outlined"
-        p.in_tools(lambda: page.fill("#shading", "0.5") or page.dispatch_event("#shading", "change"))
+        with page.expect_response("**/api/colorize"):  # the shading change's own preview, so the next one is ours
+            p.in_tools(lambda: page.fill("#shading", "0.5") or page.dispatch_event("#shading", "change"))
         with page.expect_response("**/api/colorize") as response:
             p.in_tools(lambda: page.fill("#max-gap", "6") or page.dispatch_event("#max-gap", "change"))
         answer = response.value.json()
