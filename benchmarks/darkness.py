@@ -27,9 +27,7 @@ from irodori.pipeline import Colorizer
 
 
 def no_hint_lightness(col: Colorizer, line: np.ndarray, figure: np.ndarray) -> float:
-    h, w = line.shape
-    empty = HintLayer(np.zeros((h, w, 3), np.uint8), np.zeros((h, w), bool))
-    colors = col.model_colors(line, empty) * line[..., None]
+    colors = col.model_colors(line, HintLayer.empty(*line.shape)) * line[..., None]
     return figure_lightness(colors, figure)
 
 

@@ -1,4 +1,8 @@
+import contextlib
 import os
+import socket
+import threading
+import time
 
 import pytest
 import torch
@@ -45,3 +49,26 @@ def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     save_release(build_generator(cfg.generator).state_dict(), cfg, path, step=7)
     return path
+
+
+@contextlib.contextmanager
+def serving(config):
+    """A uvicorn server for ``config`` on a thread, on a free loopback port: yields its ``(host, port)``."""
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield sock.getsockname()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -19,17 +19,7 @@ from PIL import Image
 from irodori.atomic import atomic_write_files
 from irodori.cli import main
 from irodori.data.imageio import open_image, to_rgb_array
-from test_cli_colorize import colorize, lineart, one_error_line, tree
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from test_cli_colorize import _one_thread, colorize, lineart, one_error_line, tree  # noqa: F401 - autouse fixture
 
 
 def _tiff(array: np.ndarray, **options) -> bytes:

@@ -10,9 +10,6 @@ import io
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -23,6 +20,8 @@ from scipy import ndimage
 
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
+
+from conftest import serving  # noqa: E402
 
 from irodori.hint_input import draw_hints, parse_hint_json  # noqa: E402
 from irodori.pipeline import Colorizer  # noqa: E402
@@ -57,20 +56,8 @@ def shapes_lineart(path: Path) -> dict[str, np.ndarray]:
 def server_url():
     app = create_app(Colorizer.from_pretrained("demo"), workers=1, queue_size=4, model_name="demo",
                      model_card=find_model_card("demo"))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(uvicorn.Config(app, log_level="warning", lifespan="on")) as (_host, port):
+        yield f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,13 @@ request with both Transfer-Encoding and Content-Length is refused. Bounded: a fe
 timeouts (the header deadline is lowered to 1 s here)."""
 
 import socket
-import threading
 import time
 
 import pytest
 
 uvicorn = pytest.importorskip("uvicorn")
+
+from conftest import serving  # noqa: E402
 
 from irodori.web import server as web_server  # noqa: E402
 from irodori.web.limits import PAGE_CSP  # noqa: E402
@@ -28,19 +29,8 @@ def address(colorizer):
         mp.setattr(web_server.GuardedH11Protocol, "header_timeout", HEADER_TIMEOUT)
         mp.setattr(web_server, "KEEP_ALIVE_TIMEOUT", KEEP_ALIVE)
         config = web_server.server_config(app, "127.0.0.1", 0, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        yield sock.getsockname()
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        with serving(config) as address:
+            yield address
 
 
 def _connect(address) -> socket.socket:

@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
                    help="the gate decides on val; test only reports (implies --dry-run)")
     p.add_argument("--limit", type=whole_number, help="only the first N drawings of each source's split")
     p.add_argument("--sources", help="comma-separated sources (default: every source in --data)")
-    p.add_argument("--baseline", default="demo", help="the model to beat: bundled name or .safetensors")
+    p.add_argument("--baseline", default="demo",
+                   help="the model to beat, replaced when the candidate passes: bundled name or .safetensors")
     p.add_argument("--size", type=whole_number, default=256, help="evaluation size (px)")
     p.add_argument("--dry-run", action="store_true", help="evaluate and decide, write nothing")
     p.add_argument("--json", metavar="FILE", help="also write the evaluation and the decision as JSON")
@@ -34,7 +35,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     import json
-    import shlex
     import sys
     import tempfile
     from pathlib import Path
@@ -72,7 +72,7 @@ def run(args) -> int:
         ok, notes, gain = decide(results, "candidate", "bundled")
         for n in notes:
             print(f"  {n}")
-        command = " ".join(["irodori promote RUN", *(shlex.quote(a) for a in sys.argv[3:])])
+        command = _command(args)
         if args.json:
             atomic_write_text(Path(args.json), json.dumps({"step": step, "promoted": ok and not dry, "notes": notes,
                                                            "split": args.split, "results": results}, indent=1))
@@ -89,3 +89,14 @@ def run(args) -> int:
             print(f"wrote {', '.join(str(p) for p, _ in files)}")
     print(f"promoted={'dry-run' if dry else 'yes' if ok else 'no'} step={step} gain_model={gain:+.3f}")
     return 0 if ok or dry else REFUSED
+
+
+def _command(args) -> str:
+    """The command as the card records it: the run as RUN, every option as given (not read from sys.argv,
+    which is not this command's when it is called as a function)."""
+    import shlex
+
+    opts = {"--data": args.data, "--split": args.split, "--limit": args.limit, "--sources": args.sources,
+            "--baseline": args.baseline, "--size": args.size}
+    parts = ["irodori promote RUN", *(f"{k} {shlex.quote(str(v))}" for k, v in opts.items() if v is not None)]
+    return " ".join(parts + (["--dry-run"] if args.dry_run else []))

@@ -73,7 +73,7 @@ def prepare_all(out: str | os.PathLike, *, size: int = 256, source=None, limits:
     return dedupe_corpus(out)
 
 
-def _mark_excluded(out: Path, items: list[dict], colors: list, lines: list) -> list[dict]:
+def _mark_excluded(items: list[dict], colors: list, lines: list) -> list[dict]:
     """Mark every pair :func:`.quality.check_pair` rejects with ``excluded``; returns what it excluded."""
     excluded = []
     for it, color, line in zip(items, colors, lines):
@@ -110,12 +110,12 @@ def dedupe_corpus(out: str | os.PathLike, max_distance: int = MAX_DISTANCE, max_
                           "record": rec})
     colors = [_read_rgb(out / it["source"] / "color" / f"{it['name']}.png") for it in items]
     lines = load_grey([out / it["source"] / "black" / f"{it['name']}.png" for it in items])
-    excluded = _mark_excluded(out, items, colors, lines)
+    excluded = _mark_excluded(items, colors, lines)
     kept = [i for i, it in enumerate(items) if "excluded" not in it["record"]]
     grey = [cv2.cvtColor(colors[i], cv2.COLOR_RGB2GRAY) for i in kept]
-    pairs = {(i, j): d for i, j, d in _confirmed_pairs(grey, max_distance, max_mad)}
-    for (i, j), d in {(i, j): d for i, j, d in _confirmed_pairs([lines[k] for k in kept], max_distance,
-                                                                max_mad)}.items():
+    pairs = {}  # (i, j) -> hash distance; a colour pair wins over the same line-art pair
+    for i, j, d in (*_confirmed_pairs(grey, max_distance, max_mad),
+                    *_confirmed_pairs([lines[k] for k in kept], max_distance, max_mad)):
         pairs.setdefault((i, j), d)
     sub = [items[k] for k in kept]
     drops = choose_drops(sub, [(i, j, d) for (i, j), d in sorted(pairs.items())])

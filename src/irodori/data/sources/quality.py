@@ -9,13 +9,13 @@ corpus size) and names what is wrong; :func:`check_pair` returns the first reaso
   colour image as white strokes).
 - ``colourless``: the figure's chroma (CIELAB C*) stays under ``MIN_CHROMA`` at its 95th percentile: a
   black-and-white drawing teaches nothing about colour and pulls guesses towards grey.
-- ``black background``: over ``MAX_DARK_BORDER`` of the border of the drawn content's bounding box is
-  near black (L* < 20), a sixteenth of the box inside its edge (past an outline drawn round the
-  figure), and over ``MAX_DARK_BOX`` of the box is: the drawing sits on a painted black panel, which no line art shows (black hair
-  or a thick outline covers one side of the box at most).
+- ``black background``: over ``MAX_DARK_BORDER`` of a ring a sixteenth inside the drawn content's
+  bounding box (past an outline drawn round the figure) is near black (L* < 20), and so is over
+  ``MAX_DARK_BOX`` of the box: the drawing sits on a painted black panel, which no line art shows
+  (black hair or a thick outline covers one side of the box at most).
 
-Thresholds were set by looking at the pairs each rule flags on the train split (a contact sheet per
-rule, ``python -m irodori.data.sources.quality DIR --sheet OUT.png``), never on test figures.
+Thresholds were set by looking at contact sheets of the pairs each rule flags (all splits of the
+prepared corpus, 2026-12-04), never at test figures.
 """
 
 from __future__ import annotations
