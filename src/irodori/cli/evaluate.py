@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
                         "(default: the pipeline's); each mode x strength is scored as model/MODE@STRENGTH")
     p.add_argument("--plot", metavar="PNG", help="hintauc: write the per-ratio curves of every method here")
     p.add_argument("--resolution", type=whole_number, metavar="PX",
-                   help="hintauc: the working long side the model runs at (default: the pipeline's, as colorize)")
+                   help="hintauc: the working long side the model runs at (default: the model's native size, not colorize's working size)")
 
 
 def format_results(res: dict, metrics) -> list[str]:

@@ -29,11 +29,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from irodori.data.figure import figure_mask
 from irodori.data.imageio import load_grey, load_rgb
 from irodori.data.lineart import XDoGParams, luma, xdog
 from irodori.errors import ConfigError, InputError
 from irodori.eval.evaluate import split_names
-from irodori.data.figure import figure_mask
 from irodori.eval.metrics import METRICS, figure_lightness, line_regions
 from irodori.eval.regionhints import closed_region_dots
 
@@ -158,8 +158,7 @@ def evaluate_protocol(drawings: list[Drawing], methods: dict[str, Method], hint_
             entry["lightness"] = _nanmean(light[name])
         if region_metrics and name in regions:
             for m, vals in regions[name].items():
-                vals = [v for v in vals if not math.isnan(v)]
-                entry[m] = float(np.mean(vals)) if vals else float("nan")
+                entry[m] = _nanmean(vals)
         result["methods"][name] = entry
     return result
 
