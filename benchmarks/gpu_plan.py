@@ -12,13 +12,14 @@ Here, on what came back (``files_at`` of that call)::
 
 What ``train`` does, in one process (torch imported once):
 
-1. ``irodori train-group`` over every row of :data:`ROWS` and the stage (``demo-256`` from the bundled
-   weights, its lineage continued), on the same batches, ``train.steps`` 3,000 with the decay over the last
-   40%, ``--time-limit`` :data:`TRAIN_S` and ``--fit`` (the first steps are timed and the steps lowered to what
-   ends before the limit, the decay scaled with them: no GPU minute is spent finding the speed);
-2. exports: the stage's EMA generator in float16 (the next bundled model's candidate, exact), each row's at
-   8 bits per output channel (``irodori export --int8``: a fifth of float32; all rows in float16 would be
-   ~80 MiB, over the 64 MiB that a call can return);
+1. ``irodori train-group`` over every row of :data:`ROWS` and the bundled model's next stage two ways
+   (:data:`STAGES`: ``demo-256`` and ``demo-256-region``, both from the bundled weights, their lineage
+   continued), on the same batches, ``train.steps`` 3,000 with the decay over the last 40%, ``--time-limit``
+   :data:`TRAIN_S` and ``--fit`` (the first steps are timed and the steps lowered to what ends before the
+   limit, the decay scaled with them: no GPU minute is spent finding the speed);
+2. exports: every run's EMA generator at 8 bits per output channel (``irodori export --int8``: a fifth of
+   float32; the transport costs 0.002 dB of Hint-AUC PSNR, docs/table1.md). Two stages in float16 beside the
+   rows would be ~72 MB, over the 64 MiB that a call can return;
 3. folds the exports, each run's ``config.yaml`` and TensorBoard logs, ``group.json`` and the log into
    ``back.tar.N`` parts of 15 MiB and ``back.json`` (sha256 of each part; what was left out, if anything did
    not fit: the exports come first, the stage before the rows, TensorBoard logs last). A failure in training
@@ -46,7 +47,10 @@ import traceback
 from pathlib import Path
 
 ROWS = ("demo-256", "demo-256-no-attention", "demo-256-pix2pixhd", "demo-256-alacgan")
-STAGE = ("stage", "demo-256", "src/irodori/assets/models/demo.safetensors")
+#: The bundled model's next stage, two ways, from the same release weights: as trained so far, and with the
+#: region loss (``demo-256-region``). The promotion gate picks on the validation split.
+STAGES = (("stage", "demo-256"), ("stage-region", "demo-256-region"))
+STAGE_INIT = "src/irodori/assets/models/demo.safetensors"
 TRAIN_S = 510            # the training's time limit, from its start (the call's limit is 600 s)
 STEPS, DECAY = 3000, 1200
 PART_BYTES = 15 * 2**20  # each returned file under the 16 MiB limit
@@ -61,17 +65,24 @@ def train_argv(args) -> list[str]:
             "train.log_every=50", "train.sample_every=100000", *args.extra]
     for row in args.rows:
         argv += ["--run", f"{row}={row}"]
-    if args.stage_init:
-        argv += ["--run", f"{STAGE[0]}={STAGE[1]}", "--init", f"{STAGE[0]}={args.stage_init}"]
+    for name, preset in _stages(args):
+        argv += ["--run", f"{name}={preset}", "--init", f"{name}={args.stage_init}"]
     return argv
 
 
-def export_all(runs: Path, back: Path, rows, stage: bool, log) -> list[tuple[str, Path]]:
+def _stages(args) -> list[tuple[str, str]]:
+    """The stages this call trains: those named by ``--stages``, none without ``--stage-init``."""
+    return [(n, p) for n, p in STAGES if n in args.stages] if args.stage_init else []
+
+
+def export_all(runs: Path, back: Path, rows, stages, log) -> list[tuple[str, Path]]:
     """Exports and run records as (name in the tar, file), in the order they are kept when space runs out."""
     from irodori.release import export_release
 
     files = []
-    for name, int8 in ([(STAGE[0], False)] if stage else []) + [(r, True) for r in rows]:
+    names = [s for s, _ in stages] + list(rows)
+    int8 = len(names) > 2  # two models fit in float16; all six (two stages and the rows) only at 8 bits
+    for name in names:
         try:
             out, step = export_release(runs / name, back / "models" / f"{name}.safetensors", fp16=not int8,
                                        int8=int8)
@@ -152,7 +163,7 @@ def run_train(args) -> int:
     except BaseException:  # noqa: BLE001 - whatever happened, export and fold what exists
         log(traceback.format_exc())
     log(f"training returned {rc} after {time.monotonic() - t0:.0f} s")
-    files = export_all(args.work / "runs", args.work / "back", args.rows, bool(args.stage_init), log)
+    files = export_all(args.work / "runs", args.work / "back", args.rows, _stages(args), log)
     group = args.work / "runs" / "group.json"
     extra = [("group.json", group)] if group.is_file() else []
     log(f"folding after {time.monotonic() - t0:.0f} s")
@@ -161,7 +172,7 @@ def run_train(args) -> int:
     log(f"back: {len(summary['parts'])} parts, {sum(p['bytes'] for p in summary['parts']) / 2**20:.1f} MiB; "
         f"left out: {summary['left_out'] or 'nothing'}; {time.monotonic() - t0:.0f} s in all")
     exported = sum(a.endswith(".safetensors") for a in summary["members"])
-    return 0 if rc == 0 and exported == len(args.rows) + bool(args.stage_init) else 1
+    return 0 if rc == 0 and exported == len(args.rows) + len(_stages(args)) else 1
 
 
 def main(argv=None) -> int:
@@ -177,7 +188,9 @@ def main(argv=None) -> int:
     t.add_argument("--decay", type=int, default=DECAY)
     t.add_argument("--workers", type=int, default=14)
     t.add_argument("--rows", nargs="*", default=list(ROWS))
-    t.add_argument("--stage-init", default=STAGE[2], help="the stage's starting weights ('' for no stage)")
+    t.add_argument("--stage-init", default=STAGE_INIT, help="the stages' starting weights ('' for no stage)")
+    t.add_argument("--stages", nargs="*", default=[n for n, _ in STAGES], choices=[n for n, _ in STAGES],
+                   help="which of the stages to train (a solo stage trains several times faster than the group)")
     t.add_argument("--extra", nargs="*", default=[], metavar="KEY=VALUE", help="more overrides (the CPU dry run)")
     u = sub.add_parser("unpack", help="here: check and extract what came back")
     u.add_argument("files_at", type=Path)

@@ -102,6 +102,9 @@ def test_table1_on_the_corpus_scores_every_row_both_ways_and_names_no_path(tmp_p
         cfg = load_config(preset, TINY_WIDTHS)
         save_release(build_generator(cfg.generator).state_dict(), cfg, models / f"{preset}.safetensors",
                      int8=i % 2 == 0, step=12)
+    (tmp_path / "group.json").write_text(json.dumps({  # the record a GPU call brings back beside the models
+        "step": 12, "seconds": 6.5, "seconds_per_step": 0.5, "device": "NVIDIA H200",
+        "members": {p: {"config": p} for _, p in ROWS_256}}))
     monkeypatch.setattr(table1_corpus, "cpu_ms", lambda cfg, size=512, n=5: 1.0)
     monkeypatch.setattr(table1_corpus, "_fid_or_note",
                         lambda name: (FID("inception-nsfwjs", model=PooledFeatures()), "test features"))
@@ -116,7 +119,9 @@ def test_table1_on_the_corpus_scores_every_row_both_ways_and_names_no_path(tmp_p
     text = (tmp_path / "out" / "table1.json").read_text()
     assert str(tmp_path) not in text and "corpus" in json.loads(text)["data"]
     assert (tmp_path / "out" / "table1_curves.png").stat().st_size > 1000
-    assert "| ours (CSA) | demo-256 | 12 |" in (tmp_path / "out" / "table1.md").read_text()
+    page = (tmp_path / "out" / "table1.md").read_text()
+    assert "| ours (CSA) | demo-256 | 12 |" in page
+    assert "on NVIDIA H200, 12 steps in 6 s (0.500 s per step of the group)" in page
     with pytest.raises(Exception, match="lacks the models of demo-256-alacgan"):
         (models / "demo-256-alacgan.safetensors").unlink()
         evaluate_rows(models, corpus, tmp_path / "out2", size=64, log=lambda _m: None)
@@ -142,14 +147,16 @@ def test_the_gpu_command_runs_end_to_end_on_the_cpu(tmp_path, monkeypatch, capsy
     assert rc == 0
     group = json.loads((tmp_path / "work" / "runs" / "group.json").read_text())
     steps = {r["step"] for r in group["runs"].values()}
-    assert len(steps) == 1 and len(group["runs"]) == 5  # every run stopped at the same step
+    assert len(steps) == 1 and len(group["runs"]) == 6  # every run stopped at the same step
     step = steps.pop()
     assert step == 3 or (group["time_limit"] and step >= 1)
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(names) <= 8 and "back.json" in names
     plan.unpack(tmp_path / "out", tmp_path / "back")
-    stage = json.loads((tmp_path / "back" / "models" / "stage.json").read_text())
-    assert stage["dtype"] == "float16" and len(stage["lineage"]) >= 2 and stage["lineage"][-1]["steps"] == step
+    for name, preset in plan.STAGES:  # both stages continue the bundled model's lineage
+        stage = json.loads((tmp_path / "back" / "models" / f"{name}.json").read_text())
+        assert stage["dtype"] == "int8-per-channel" and len(stage["lineage"]) >= 2
+        assert stage["lineage"][-1]["steps"] == step and stage["lineage"][-1]["preset"] == preset
     for m in (tmp_path / "corpus").iterdir():  # evaluate on the test split again
         man = json.loads((m / "manifest.json").read_text())
         man["files"]["d0"]["split"] = "test"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from irodori.cli import main
 from irodori.eval.adapter import colorizer_methods
@@ -169,3 +170,26 @@ def test_promote_on_a_test_split_only_reports(tiny_run, corpus, tmp_path, capsys
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].startswith("promoted=dry-run") and "alpha" not in out
     assert main(["promote", str(tiny_run), "--data", str(corpus), "--sources", "gamma"]) == 2
+
+
+def test_promote_takes_release_weights_such_as_a_gpu_calls_8_bit_transport(tiny_run, corpus, tmp_path, capsys):
+    from irodori.release import dequantize_int8, export_any
+
+    cand, base = tmp_path / "cand.safetensors", tmp_path / "base.safetensors"
+    assert main(["export", str(tiny_run), "--out", str(cand), "--int8"]) == 0
+    assert main(["export", str(tiny_run), "--out", str(base), "--fp16"]) == 0
+    out, step = export_any(cand, tmp_path / "back.safetensors", native_size=48)
+    meta, sent = json.loads(out.with_suffix(".json").read_text()), json.loads(cand.with_suffix(".json").read_text())
+    assert step == 2 and meta["dtype"] == "float16" and meta["native_size"] == 48
+    assert meta["lineage"] == sent["lineage"]  # the stage was already counted where it was trained
+    back, q = load_file(str(out)), dequantize_int8(load_file(str(cand)))
+    assert all(torch.equal(back[k], q[k].half()) for k in q if q[k].is_floating_point())
+    capsys.readouterr()
+    report = tmp_path / "gate.json"
+    assert main(["promote", str(cand), str(tiny_run), "--data", str(corpus), "--baseline", str(base), "--size",
+                 str(S), "--dry-run", "--json", str(report)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    res = json.loads(report.read_text())
+    assert sorted(res["candidates"]) == ["cand", "r"] and res["chosen"] in res["candidates"]
+    best = max(res["candidates"].values(), key=lambda c: c["gain_model"])  # none passes: the one that rises most
+    assert last.startswith("promoted=dry-run step=2 ") and last.endswith(f"chosen={best['run']}")

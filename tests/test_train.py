@@ -100,6 +100,20 @@ def test_init_from_release_weights(tmp_path, capsys):
     assert "from the weights in" in text and "init-from: loaded 74/74 tensors (0 skipped)" in text
 
 
+def test_init_from_an_8_bit_release_starts_from_its_weights_not_its_codes(tmp_path):
+    from irodori.release import dequantize_int8
+    from irodori.train.warm_start import init_generator
+    from safetensors.torch import load_file
+
+    assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "run"), "--steps", "2"]) == 0
+    out = tmp_path / "q.safetensors"
+    assert main(["export", str(tmp_path / "run"), "--out", str(out), "--int8"]) == 0
+    G = build_generator(load_config("tiny").generator)
+    init_generator(G, out)
+    want, got = dequantize_int8(load_file(str(out))), G.state_dict()
+    assert all(torch.allclose(got[k], want[k].float()) for k in want if want[k].is_floating_point())
+
+
 def test_init_from_another_architecture_loads_the_matching_tensors_or_refuses(tmp_path, capsys):
     assert main(["train", "tiny", *FAST, "--out", str(tmp_path / "run"), "--steps", "1"]) == 0
     out = tmp_path / "m.safetensors"
@@ -304,7 +318,7 @@ def test_torchrun_two_processes_stay_in_sync(tmp_path):
                           "--master_port=29517", "-m", "irodori", "train", "tiny", *FAST,
                           "--out", str(tmp_path), "--steps", "3"],
                          capture_output=True, text=True, env=env, timeout=300)
-    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.returncode == 0, res.stdout[-1500:] + res.stderr[-3000:]
     assert "ranks_in_sync=True world_size=2" in res.stdout
     assert res.stdout.strip().splitlines()[-1].startswith("step=3 ")
     assert _final_state(tmp_path)["step"] == 3

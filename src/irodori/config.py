@@ -23,23 +23,10 @@ from irodori.userfiles import read_text
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 #: The preset registry: name -> YAML file shipped in ``irodori/configs``.
-PRESETS: dict[str, str] = {
-    "paper": "paper.yaml",
-    "no-attention": "no-attention.yaml",
-    "secat": "secat.yaml",
-    "pix2pixhd": "pix2pixhd.yaml",
-    "demo": "demo.yaml",
-    "demo-no-attention": "demo-no-attention.yaml",
-    "demo-pix2pixhd": "demo-pix2pixhd.yaml",
-    "demo-alacgan": "demo-alacgan.yaml",
-    "demo-256": "demo-256.yaml",
-    "demo-256-no-attention": "demo-256-no-attention.yaml",
-    "demo-256-cpu": "demo-256-cpu.yaml",
-    "demo-256-pix2pixhd": "demo-256-pix2pixhd.yaml",
-    "demo-256-alacgan": "demo-256-alacgan.yaml",
-    "demo-256-secat": "demo-256-secat.yaml",
-    "tiny": "tiny.yaml",
-}
+PRESETS: dict[str, str] = {name: f"{name}.yaml" for name in (
+    "paper", "no-attention", "secat", "pix2pixhd", "demo", "demo-no-attention", "demo-pix2pixhd", "demo-alacgan",
+    "demo-256", "demo-256-no-attention", "demo-256-cpu", "demo-256-region", "demo-256-pix2pixhd", "demo-256-alacgan",
+    "demo-256-secat", "tiny")}
 
 # Allowed values, next to the fields that take them (checked when a config is loaded).
 Arch = Literal["unet", "pix2pixhd", "alacgan"]

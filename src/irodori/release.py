@@ -110,6 +110,18 @@ def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False, int
     return path, step
 
 
+def export_any(source: str | Path, out: str | Path, native_size: int | None = None) -> tuple[Path, int]:
+    """A run directory (its newest EMA generator) or a release file (a GPU call's 8-bit transport, say)
+    written to ``out`` as a float16 release with its lineage as it is; returns (path, step)."""
+    source = Path(source)
+    if not source.is_file():
+        return export_release(source, out, fp16=True, native_size=native_size)
+    cfg, G, meta = load_release(source)
+    keep = {k: meta[k] for k in ("step", "source", "irodori", "lineage") if k in meta}
+    size = int(native_size or meta.get("native_size") or cfg.data.size)
+    return save_release(G.state_dict(), cfg, out, fp16=True, native_size=size, **keep), int(meta.get("step") or 0)
+
+
 def _generator_of(meta: dict) -> dict | None:
     """The generator section of a release's config with today's defaults filled in (older releases
     predate some options), or None when it cannot be read."""

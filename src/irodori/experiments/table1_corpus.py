@@ -126,7 +126,8 @@ def evaluate_rows(models: Path, eval_root: Path, out: Path, *, split: str = "tes
               "hint_type": "scribble", "alphas": res["alphas"], "fid_alpha": FID_ALPHA, "fid_note": fid_note,
               "fid_extractor": fid.name if fid else None, "hintauc": res["hintauc"],
               "references": {k: res["methods"][k]["hint_auc"] for k in ("paint-bucket", ORACLE)},
-              "rows": result_rows, "curves": {k: v["per_alpha"] for k, v in res["methods"].items()}}
+              "rows": result_rows, "curves": {k: v["per_alpha"] for k, v in res["methods"].items()},
+              "training": _training_record(Path(models))}
     write_outputs(result, res, out)
     return result
 
@@ -153,6 +154,18 @@ def _fmt(v, spec: str) -> str:
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
 
+def _training_record(models: Path) -> dict | None:
+    """How the rows were trained, where a ``train-group`` record lies beside the models (a GPU call's
+    ``group.json``, see docs/gpu-stage.md): device, steps, seconds."""
+    path = models.parent / "group.json"
+    try:
+        g = json.loads(path.read_text())
+        return {"device": g.get("device"), "steps": int(g["step"]), "seconds": float(g["seconds"]),
+                "seconds_per_step": float(g["seconds_per_step"]), "runs": sorted(g.get("members") or g["runs"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def markdown_table(result: dict, title: str = "Table 1 on the illustration corpus") -> str:
     steps = sorted({r["step"] for r in result["rows"]}, key=lambda s: -1 if s is None else s)
     lines = [f"# {title}", "",
@@ -172,6 +185,11 @@ def markdown_table(result: dict, title: str = "Table 1 on the illustration corpu
     lines += ["", f"References in the same run: paint bucket {refs['paint-bucket']['psnr']:.2f} dB, oracle region "
                   f"fill {refs[ORACLE]['psnr']:.2f} dB (it reads the ground truth).", "",
               "Curves: `table1_curves.png` (PSNR and SSIM per hint ratio, every row and reference).", ""]
+    if t := result.get("training"):
+        lines += [f"Training: every row from scratch in one lockstep group ({', '.join(t['runs'])}) on "
+                  f"{t['device'] or 'an unnamed device'}, {t['steps']:,} steps in {t['seconds']:.0f} s "
+                  f"({t['seconds_per_step']:.3f} s per step of the group); how: "
+                  "[gpu-stage.md](gpu-stage.md).", ""]
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -51,7 +52,12 @@ def setup(device: str = "auto") -> DistInfo:
 
 
 def teardown() -> None:
+    """Every rank reaches this point before any rank closes its connections (gloo can abort a process whose
+    peer closes first); then the group is destroyed while the interpreter is whole, never at exit (the
+    collection lets go of DDP wrappers the caller dropped, whose reducers hold the group)."""
     if dist.is_initialized():
+        gc.collect()
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -233,7 +233,6 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
                  f"{dist_info.world_size} ranks, output {tuple(out.shape)}; nothing written")
         distributed.teardown()
         return {"step": state.step}
-
     def save() -> Path | None:  # every rank runs the loop; the main rank writes
         return ckpt.save_checkpoint(out_dir / "checkpoints", checkpoint_payload(state, cfg), tc.keep) if main else None
 
@@ -272,6 +271,7 @@ def train(cfg: Config, out_dir: str | Path, *, dry_run: bool = False, init_from:
         last_path = save()
     if stop.stop:  # the signal may land just after a periodic save: that checkpoint is the one to resume from
         main_log(f"stopped by {stop.signal} at step {state.step}; checkpoint written to {last_path}")
+    del G_train, D_train  # DDP's reducers hold the process group: let it go before teardown, not at exit
     return _finish(state, progress, stop, dist_info, main_log, tc.steps)
 
 

@@ -12,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from irodori.errors import IrodoriError
+from irodori.release import INT8, dequantize_int8
 
 #: Without ``--init-partial``, at least this fraction of the new generator's tensors must match by name
 #: and shape: below it, "initialised from X" would mostly mean "random".
@@ -33,6 +34,8 @@ def init_generator(G: nn.Module, path: str | Path, *, allow_partial: bool = Fals
         tensors = load_file(str(path))
     except (ValueError, SafetensorError, OSError) as exc:
         raise IrodoriError(f"cannot load model {path}: {exc}") from exc
+    if meta.get("dtype") == INT8:  # a GPU call's 8-bit transport: start from the weights, not their codes
+        tensors = dequantize_int8(tensors)
     state = G.state_dict()
     own = {k: v for k, v in state.items() if not k.startswith("hint_encoder.vgg.")}
     matched = {k: v for k, v in tensors.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
