@@ -38,8 +38,12 @@ def _run_data(args) -> int:
     import torch
     from PIL import Image
 
-    from irodori.data import (LINE_EXTRACTORS, OFFLINE_MIXTURE, SampleSpec, draw_shapes, load_rgb, make_sample,
-                              random_crop_flip, simulate_hints, simulate_strokes)
+    from irodori.data.geometry import random_crop_flip
+    from irodori.data.hints import simulate_hints, simulate_strokes
+    from irodori.data.imageio import load_rgb
+    from irodori.data.lineart import LINE_EXTRACTORS, OFFLINE_MIXTURE
+    from irodori.data.sample import SampleSpec, make_sample
+    from irodori.data.synthetic import draw_shapes
     from irodori.data.runtime import tune_allocator
     from irodori.errors import ConfigError
 
