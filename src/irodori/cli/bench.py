@@ -10,7 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
-from irodori.config import PRECISIONS, whole_number
+from irodori.config import whole_number
+from irodori.options import BACKENDS, PRECISIONS, backend_precision
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
@@ -96,7 +97,7 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", help="CPU threads (default: $IRODORI_THREADS, else the cores free now; "
                                      "see irodori.threads)")
     p.add_argument("--n", type=whole_number, default=10, help="timed forward passes")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="torch: the module's forward; onnx: its flat-output ONNX export in ONNX Runtime "
                         "(exported to a temp file; with the same number of threads)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -189,7 +190,7 @@ def _run_infer(args) -> int:
         raise ConfigError("--size must be a positive multiple of 16 and --n >= 1")
     choice = threads.apply(args.threads)
     keep_freed_memory()  # as `irodori colorize` and `irodori serve` run
-    precision = args.precision if args.backend == "torch" else "fp32"  # ONNX Runtime runs the fp32 export
+    precision = backend_precision(args.backend, args.precision)
     what, cfg, G, dtype = _infer_model(args, precision)
     with torch.device("meta"):
         _, macs = summarize(build_generator(cfg.generator), generator_inputs(1, args.size, "meta"))

@@ -12,7 +12,7 @@ from here (``from irodori.data import build_dataset``); each loads its own modul
 
 from __future__ import annotations
 
-import importlib
+from irodori.lazy import lazy_names
 
 #: Name -> the module that defines it.
 _EXPORTS = {
@@ -33,14 +33,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals())

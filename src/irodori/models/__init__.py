@@ -5,12 +5,11 @@ training and the Table 1 comparison use, load on first use of their names here (
 imports none of them.
 """
 
-import importlib
-
+from irodori.lazy import lazy_names
 from irodori.models.csa import CSABlock, PlainBlock, SECatBlock
 from irodori.models.factory import build_discriminator, build_generator, needs_vgg_weights
 from irodori.models.csa_unet import CSAUNet
-from irodori.models.hint_encoder import HintEncoder, LearnedHintEncoder
+from irodori.models.hint_encoder import FROZEN_VGG_PREFIX, HintEncoder, LearnedHintEncoder
 from irodori.models.vgg import VGG19Features
 
 #: Training-only names -> the module that defines them, imported when first asked for.
@@ -20,17 +19,7 @@ _LAZY = {"MultiScaleDiscriminator": "discriminator", "PatchDiscriminator": "disc
 __all__ = [
     "CSABlock", "PlainBlock", "SECatBlock", "MultiScaleDiscriminator", "PatchDiscriminator", "CSAUNet",
     "Pix2PixHDGenerator", "HintEncoder", "LearnedHintEncoder", "VGG19Features", "build_generator",
-    "build_discriminator", "needs_vgg_weights",
+    "build_discriminator", "needs_vgg_weights", "FROZEN_VGG_PREFIX",
 ]
 
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

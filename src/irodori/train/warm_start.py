@@ -12,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from irodori.errors import IrodoriError
+from irodori.models import FROZEN_VGG_PREFIX
 
 #: Without ``--init-partial``, at least this fraction of the new generator's tensors must match by name
 #: and shape: below it, "initialised from X" would mostly mean "random".
@@ -34,7 +35,7 @@ def init_generator(G: nn.Module, path: str | Path, *, allow_partial: bool = Fals
     except (ValueError, SafetensorError, OSError) as exc:
         raise IrodoriError(f"cannot load model {path}: {exc}") from exc
     state = G.state_dict()
-    own = {k: v for k, v in state.items() if not k.startswith("hint_encoder.vgg.")}
+    own = {k: v for k, v in state.items() if not k.startswith(FROZEN_VGG_PREFIX)}
     matched = {k: v for k, v in tensors.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     skipped = [k for k in own if k not in matched]
     shown = ", ".join(skipped[:6]) + (", ..." if len(skipped) > 6 else "")
