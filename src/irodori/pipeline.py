@@ -186,10 +186,16 @@ class Colorizer:
         (:class:`irodori.options.ColorizeOptions`) before the line art is read."""
         options = ColorizeOptions(flats, shading, max_gap, resolution)
         line = lineart_to_unit(lineart, self.max_pixels)
-        H, W = line.shape
-        layer = hint_layer(hints, H, W)
+        return self.colorize(line, hint_layer(hints, *line.shape), options)
+
+    @torch.inference_mode()
+    def colorize(self, line: np.ndarray, layer: HintLayer, options: ColorizeOptions = ColorizeOptions()
+                 ) -> ColorizeResult:
+        """:meth:`__call__` for inputs already decoded: ``line`` as :func:`lineart_to_unit` returns it, ``layer``
+        at its size (:func:`irodori.hint_input.hint_layer`). For callers that decode them first (the web app)."""
         long_side = options.long_side
-        result = self.compose(line, layer, self.model_colors(line, layer, long_side), flats, shading, max_gap)
+        result = self.compose(line, layer, self.model_colors(line, layer, long_side), options.flats,
+                              options.shading, options.max_gap)
         return replace(result, resolution=long_side)
 
     @staticmethod

@@ -260,7 +260,7 @@ def _run_regions(args) -> int:
     from irodori.cli.colorize_outputs import Job, output_files
     from irodori.errors import ConfigError
     from irodori.eval.regionhints import closed_region_dots
-    from irodori.hint_input import HintLayer
+    from irodori.hint_input import layer_from_floats
     from irodori.threads import keep_freed_memory
     from irodori.perf import summarize_ms, time_calls
     from irodori.pipeline import Colorizer, lineart_to_unit
@@ -279,7 +279,7 @@ def _run_regions(args) -> int:
     keep_freed_memory()
     col = Colorizer.from_pretrained(args.model, precision="auto")
     hint, mask = closed_region_dots(line, np.full(line.shape + (3,), 0.5, np.float32))
-    layer = HintLayer((hint * 255).astype(np.uint8), mask > 0.5)
+    layer = layer_from_floats(hint, mask)
     whole = summarize_ms(time_calls(lambda: col(line, layer), args.n))
     job = Job(None, output_files(Path("out.png"), layers=True))  # encoded in memory only, never written
     layered = summarize_ms(time_calls(lambda: _outputs(col(line, layer), job), max(1, args.n // 2)))

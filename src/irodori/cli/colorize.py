@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from irodori.config import decimal_number, whole_number
 from irodori.errors import InputError, IrodoriError
 from irodori.options import (BACKENDS, DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, PRECISIONS, RESOLUTION_RANGE,
-                             SHADING_RANGE, WORKING_SIZE, backend_precision)
+                             SHADING_RANGE, WORKING_SIZE, ColorizeOptions, backend_precision)
 from irodori.userfiles import regular_file
 
 if TYPE_CHECKING:
@@ -166,13 +166,13 @@ def _is_regular(path: Path) -> bool:
 
 def _colorize_one(args, colorizer, job: Job) -> int:
     """Colorize one job and write its files; returns the working size it ran at."""
+    from irodori.hint_input import hint_layer
     from irodori.pipeline import lineart_to_unit
 
     file = job.source.path
     line = lineart_to_unit(file, colorizer.max_pixels)
-    hints = _hints_for(args, file, *line.shape)
-    result = colorizer(line, hints, resolution=args.resolution, flats=args.flats, shading=args.shading,
-                       max_gap=args.max_gap)
+    layer = hint_layer(_hints_for(args, file, *line.shape), *line.shape)
+    result = colorizer.colorize(line, layer, ColorizeOptions(args.flats, args.shading, args.max_gap, args.resolution))
     _write_all(_outputs(result, job))
     return result.resolution
 
