@@ -9,7 +9,7 @@ third large region gets two dots instead, a light and a dark tone of one hue (a 
 The rules run without a model, in ``hints-only`` mode (unhinted regions white): a dot *claims* when the
 pixels of its own region under it come out its color under the lines (flats × shading) (within ``--tolerance``/255 per channel, median).
 
-    python benchmarks/claim_rate.py --data /work/main/data/corpus/openmoji --split val --limit 40
+    python benchmarks/claim_rate.py --data data/corpus/openmoji --split val --limit 40
 
 Prints the claim rate per kind of dot (inside one region; touching a line; in a region touching one edge;
 in the outer background; tone pairs) and overall. ``--save DIR`` writes a few examples (line art, hints,

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 from irodori.eval.metrics import region_bleed, region_fill
 from irodori.eval.protocol import HINT_MAP_SIZE, load_drawings, require_hintauc
 from irodori.eval.regionhints import closed_region_dots
-from irodori.hint_input import HintLayer
+from irodori.hint_input import HintLayer, layer_from_floats
 from irodori.pipeline import Colorizer
 
 MODES = ("model", "regions", "hints-only")
@@ -54,7 +54,7 @@ def regions_figure(col: Colorizer, args) -> Image.Image:
     for name in args.names:
         d = drawings[name]
         hint, mask = closed_region_dots(d.line, d.truth)
-        layer = HintLayer((hint * 255 + 0.5).astype(np.uint8), mask > 0.5)
+        layer = layer_from_floats(hint, mask)
         tiles.append(tile(with_hints(d.line, hint, mask), args.tile, "line art + hints"))
         for mode in MODES:
             out = np.asarray(col(d.line, layer, flats=mode).image, np.float32) / 255

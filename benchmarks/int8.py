@@ -1,9 +1,9 @@
 """Is an int8 generator good enough to offer? Quantize the bundled model's ONNX export with ONNX Runtime, then
 score it against fp32 in the same Hint-AUC run, and time both.
 
-    .venv/bin/python benchmarks/int8.py quantize --out /tmp/int8 --calib /work/data/corpus/openclipart
+    .venv/bin/python benchmarks/int8.py quantize --out /tmp/int8 --calib data/corpus/openclipart
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/int8.py evaluate --dir /tmp/int8 \
-        --data /work/data/corpus/openclipart --split val --limit 40
+        --data data/corpus/openclipart --split val --limit 40
     .venv/bin/python benchmarks/int8.py speed --dir /tmp/int8 --size 512
 
 ``quantize`` writes ``fp32.onnx`` (irodori's export), ``dynamic.onnx`` (weights int8, activations quantized

@@ -27,6 +27,8 @@ import time
 import httpx
 from PIL import Image
 
+from irodori.options import BACKENDS
+
 sys.path.insert(0, os.path.dirname(__file__))
 from load_test import free_port, lineart, wait_until_up  # noqa: E402
 
@@ -64,7 +66,7 @@ def main() -> int:
                    help="comma-separated working resolutions; 'native' sends none (the model's own scale)")
     p.add_argument("--n", type=int, default=20, help="timed requests per resolution")
     p.add_argument("--threads", type=int, default=0, help="`irodori serve --threads` (0: its default)")
-    p.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="`irodori serve --backend`")
+    p.add_argument("--backend", default="torch", choices=BACKENDS, help="`irodori serve --backend`")
     args = p.parse_args()
 
     port = free_port()

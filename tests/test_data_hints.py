@@ -188,3 +188,31 @@ def test_region_hints_are_well_formed_and_deterministic(seed, size):
     assert (hint[:, mask == 0] == 0).all() and hint.min() >= -1 and hint.max() <= 1
     labels, small = segment_colors(img, np.random.default_rng(seed))
     assert labels.min() >= 1 and small.shape == (64, 64, 3)
+
+
+def test_training_and_inference_encode_the_same_sample_identically():
+    """The generator sees one input encoding: a training sample (``data/hints.py`` in the model's layout,
+    ``unit_to_tensor``) and the pipeline's inputs for the same line art and hints (a ``HintLayer`` through
+    ``resize_hints`` and ``model_inputs``) are the same tensors."""
+    import torch
+
+    from irodori.data.imageio import model_inputs, unit_to_tensor
+    from irodori.data.hints import HintPatches
+    from irodori.hint_input import HintLayer, resize_hints
+
+    rng = np.random.default_rng(7)
+    h, w = 48, 64
+    line = rng.random((h, w), dtype=np.float32)
+    image = np.repeat(np.repeat(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), 8, axis=0), 8, axis=1)
+    patches = HintPatches(ys=np.array([0, 8, 24, 40]), xs=np.array([0, 16, 40, 56]), sizes=np.array([8, 8, 8, 8]))
+    hint_chw, mask = paint_patches(image, patches, layout="chw_signed")
+    trained = {"line": unit_to_tensor(line), "hint": torch.from_numpy(hint_chw), "mask": torch.from_numpy(mask[None])}
+
+    hint_hwc, _ = paint_patches(image, patches, layout="hwc")
+    layer = HintLayer(np.round(hint_hwc * 255).astype(np.uint8), mask > 0)
+    line_t, hint_t, mask_t = model_inputs(line, *resize_hints(layer, h, w))
+
+    assert torch.equal(line_t[0], trained["line"])
+    assert torch.equal(mask_t[0], trained["mask"])
+    assert torch.allclose(hint_t[0], trained["hint"], atol=1e-6)
+    assert trained["mask"].sum() == 4 * 64

@@ -25,7 +25,7 @@ from irodori.errors import ConvertError
 from irodori.eval.fid import pick_feature_net
 from irodori.eval.nsfwjs import NSFWJS_CLASSES, load_nsfwjs_inception
 from irodori.weights import NSFWJS_INCEPTION, cache_dir
-from irodori.weights.convert.nsfwjs import convert_nsfwjs
+from irodori.convert.nsfwjs import convert_nsfwjs
 from irodori.weights.tfjs import parse_js_literal
 
 DIV = 16  # all InceptionV3 widths / 16

@@ -16,7 +16,7 @@ from irodori.errors import ConfigError, ConvertError, WeightsError
 from irodori.extractors import SketchSimplificationNet, extract_simplification, lanczos_upscale, load_simplification
 from irodori.extractors.simplification import IMAGE_MEAN, IMAGE_STD, LAYERS
 from irodori.weights import SIMPLIFICATION, read_metadata
-from irodori.weights.convert.simplification import convert_simplification
+from irodori.convert.simplification import convert_simplification
 
 
 @pytest.fixture(autouse=True)

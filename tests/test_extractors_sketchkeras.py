@@ -24,7 +24,7 @@ from irodori.errors import ConvertError
 from irodori.extractors import SketchKerasNet, load_sketchkeras
 from irodori.extractors.sketchkeras import extract_sketchkeras, sketchkeras_input
 from irodori.weights import SKETCHKERAS, cache_dir
-from irodori.weights.convert.sketchkeras import convert_sketchkeras
+from irodori.convert.sketchkeras import convert_sketchkeras
 
 
 

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-#: Sub-packages that form their own layer: the weight converters read the networks of ``eval`` and
-#: ``extractors`` (which resolve their weights through ``irodori.weights``), and only the CLI imports them.
-OWN_LAYERS = ("irodori.weights.convert",)
+#: What training, the datasets, the line extractors and the baseline networks are made of: colorizing (the
+#: pipeline and the web app over it) loads none of it.
+TRAINING_ONLY = ("irodori.train", "irodori.data.datasets", "irodori.data.corpus", "irodori.data.synthetic",
+                 "irodori.data.sources", "irodori.extractors", "irodori.models.alacgan", "irodori.models.pix2pixhd",
+                 "irodori.models.discriminator")
 #: Where a function-level import needs no comment: the CLI imports each command's modules when it runs,
 #: so that ``irodori --help`` and argument errors stay fast.
 LAZY_OK = ("irodori.cli",)
@@ -97,9 +99,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def _package(module: str) -> str:
-    for layer in OWN_LAYERS:
-        if module == layer or module.startswith(layer + "."):
-            return layer
     return ".".join(module.split(".")[:2])
 
 
@@ -109,6 +108,30 @@ def test_no_module_imports_itself_through_others():
 
 def test_no_two_subpackages_import_each_other():
     assert _cycles(_graph(_package)) == []
+
+
+def _loaded_by(module: str) -> list[str]:
+    code = f"import sys, {module}\nprint(*sorted(m for m in sys.modules if m.startswith('irodori')))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.split()
+
+
+def test_colorizing_loads_no_training_code():
+    for entry in ("irodori.pipeline", "irodori.web.app"):
+        loaded = _loaded_by(entry)
+        assert entry in loaded
+        assert [m for m in loaded if m.startswith(TRAINING_ONLY)] == [], entry
+
+
+def test_old_import_paths_still_find_what_the_packages_load_lazily():
+    code = ("from irodori.data import build_dataset, SyntheticShapes, draw_shapes, LINE_EXTRACTORS\n"
+            "from irodori.models import MultiScaleDiscriminator, Pix2PixHDGenerator, build_discriminator\n"
+            "from irodori.pipeline import Colorizer\n"
+            "import irodori.data, irodori.models\n"
+            "assert 'build_dataset' in dir(irodori.data) and 'PatchDiscriminator' in dir(irodori.models)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_function_level_imports_say_why():

@@ -144,3 +144,33 @@ def test_bundled_pipeline_fills_each_hinted_region_of_a_drawing_it_never_saw():
         axis=1).mean() + 10, "the flats change what the network alone would paint there"
     background = regions.labels == regions.labels[2, 2]
     assert np.asarray(col(line, hints, flats="hints-only").image)[background & deep].min() >= 250
+
+
+def test_colorize_options_are_checked_when_made():
+    from irodori.errors import InputError
+    from irodori.config import WORKING_SIZE
+    from irodori.options import ColorizeOptions, backend_precision
+
+    assert ColorizeOptions().long_side == WORKING_SIZE
+    assert ColorizeOptions(resolution=64, shading=1, max_gap=0).long_side == 64
+    for bad in [dict(flats="paint"), dict(shading=1.5), dict(shading="0.5"), dict(max_gap=65), dict(resolution=8)]:
+        with pytest.raises(InputError, match=next(iter(bad))):
+            ColorizeOptions(**bad)
+    assert (backend_precision("torch", "bf16"), backend_precision("onnx", "bf16")) == ("bf16", "fp32")
+
+
+@pytest.mark.parametrize("argv", [["colorize", "x.png", "-o", "out"], ["serve"], ["bench", "infer"]])
+def test_every_command_offers_the_declared_backends_and_the_server_one_queue_default(argv):
+    import inspect
+
+    from irodori.cli import _commands, build_parser
+    from irodori.options import BACKENDS
+    from irodori.web.app import create_app
+
+    parser = build_parser(_commands())
+    for backend in BACKENDS:
+        assert parser.parse_args([*argv, "--backend", backend]).backend == backend
+    with pytest.raises(SystemExit):
+        parser.parse_args([*argv, "--backend", "tensorrt"])
+    if argv == ["serve"]:
+        assert parser.parse_args(argv).queue == inspect.signature(create_app).parameters["queue_size"].default

@@ -232,13 +232,14 @@ class GatedColorizer(Colorizer):
         super().__init__(torch.nn.Identity(), load_config("tiny"), {"step": 0})
         self.gate, self.started, self.calls = threading.Event(), threading.Event(), 0
 
-    def __call__(self, lineart, hints=None, *, resolution=None, flats="regions", **_):
+    def colorize(self, line, layer, options=None):  # what the web app calls, with the line art decoded
         self.calls += 1
         self.started.set()
         assert self.gate.wait(20), "the test never opened the gate"
-        h, w = np.shape(lineart)
+        h, w = np.shape(line)
         white = Image.new("RGB", (w, h), "white")
-        return ColorizeResult(white, Image.new("RGBA", (w, h)), white, white, Image.new("RGBA", (w, h)), flats)
+        return ColorizeResult(white, Image.new("RGBA", (w, h)), white, white, Image.new("RGBA", (w, h)),
+                              options.flats)
 
 
 def test_a_full_queue_answers_503_with_retry_after():

@@ -162,3 +162,18 @@ def test_freed_memory_goes_back_to_the_os_after_a_large_request_only(colorizer, 
     assert calls == [1]
     uploads.colorize_upload(colorizer, uploads.ColorizeForm(_png(30, 30)), 10**6)  # 900 px: under
     assert calls == [1]
+
+
+def test_an_upload_is_decoded_once_and_its_options_checked_in_one_place(colorizer, monkeypatch):
+    from irodori import pipeline
+    from irodori.errors import InputError
+    from irodori.web import uploads
+
+    calls = []
+    for module in (uploads, pipeline):
+        real = module.lineart_to_unit
+        monkeypatch.setattr(module, "lineart_to_unit", lambda *a, real=real, **k: calls.append(1) or real(*a, **k))
+    out = uploads.colorize_upload(colorizer, uploads.ColorizeForm(_png(30, 30), shading=0.5, max_gap=4), 10**6)
+    assert calls == [1] and (out["shading_strength"], out["max_gap"]) == (0.5, 4)
+    with pytest.raises(InputError, match="resolution must lie in 16..4096"):  # a server allowing more than the model
+        uploads.colorize_upload(colorizer, uploads.ColorizeForm(_png(30, 30), resolution=5000), 10**6)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from irodori.atomic import atomic_write_bytes
-from irodori.data import SampleSpec, draw_shapes, make_sample
+from irodori.data.sample import SampleSpec, make_sample
+from irodori.data.synthetic import draw_shapes
 from irodori.onnx_backend import _META, INPUT_NAMES, _require
 
 #: Calibration: this many synthetic samples at this size (the bundled model's own scale).

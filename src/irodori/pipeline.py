@@ -17,15 +17,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from irodori.config import RESOLUTION_RANGE, WORKING_SIZE, Config
+from irodori.config import RESOLUTION_RANGE, Config
 from irodori.data.imageio import model_inputs, open_image, output_colors, to_rgb_array, upright
 from irodori.errors import ConfigError, InputError, IrodoriError, TooLarge
 from irodori.claims import claim_regions, hint_report
-from irodori.flats import DEFAULT_SHADING, FLATS_MODES, compose
+from irodori.flats import DEFAULT_SHADING, compose
 from irodori.hint_input import HintLayer, hint_layer, resize_hints
 from irodori.precision import as_input, prepare_generator, resolve_precision
 from irodori.onnx_backend import OnnxGenerator, cached_onnx_generator
-from irodori.regions import MAX_GAP_RANGE, segment
+from irodori.options import BACKENDS, ColorizeOptions
+from irodori.regions import segment
 from irodori.release import load_release, load_run_generator
 
 #: Refuse inputs larger than this many pixels (about 7000 x 7000).
@@ -36,8 +37,6 @@ MAX_ASPECT = 32
 ASSET_DIR = Path(__file__).parent / "assets" / "models"
 #: Bundled models: name -> file in irodori/assets/models (config next to it as .json).
 BUNDLED = {"demo": "demo.safetensors"}
-#: How the generator runs: the torch module, or its ONNX export in ONNX Runtime (CPU).
-BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -174,8 +173,7 @@ class Colorizer:
 
     @torch.inference_mode()
     def __call__(self, lineart, hints=None, *, resolution: int | None = None, flats: str = "regions",
-                 shading: float = DEFAULT_SHADING, max_gap: int | None = None,
-                 generator: torch.Generator | None = None) -> ColorizeResult:
+                 shading: float = DEFAULT_SHADING, max_gap: int | None = None) -> ColorizeResult:
         """Colorize ``lineart`` (path, file bytes, PIL image or array) with ``hints`` (any source
         :func:`irodori.hint_input.hint_layer` takes: a :class:`HintLayer`, JSON text, a list of hints, a
         hint file's path, an RGBA image's bytes, CLI-style flags). ``resolution``: the working long side (default:
@@ -184,19 +182,20 @@ class Colorizer:
         model's own colors everywhere); see :mod:`irodori.flats`. ``shading`` in [0, 1]: how much of the
         model's light and shadow shows over a hint's flat color. ``max_gap``: widest gap in a line (px)
         that still closes a region (default: scaled with the image, :func:`irodori.regions.default_max_gap`).
-        ``generator`` is accepted for API symmetry with stochastic pipelines; these generators are
-        deterministic and do not draw from it."""
-        if flats not in FLATS_MODES:
-            raise InputError(f"flats must be one of {', '.join(FLATS_MODES)}, got {flats!r}")
-        if not (isinstance(shading, (int, float)) and 0 <= shading <= 1):
-            raise InputError(f"shading must lie in [0, 1], got {shading!r}")
-        if max_gap is not None and not MAX_GAP_RANGE[0] <= max_gap <= MAX_GAP_RANGE[1]:
-            raise InputError(f"max_gap must lie in {MAX_GAP_RANGE[0]}..{MAX_GAP_RANGE[1]} px, got {max_gap}")
+        The generators are deterministic: nothing here is drawn at random. The options are checked
+        (:class:`irodori.options.ColorizeOptions`) before the line art is read."""
+        options = ColorizeOptions(flats, shading, max_gap, resolution)
         line = lineart_to_unit(lineart, self.max_pixels)
-        H, W = line.shape
-        layer = hint_layer(hints, H, W)
-        long_side = resolution or WORKING_SIZE
-        result = self.compose(line, layer, self.model_colors(line, layer, long_side), flats, shading, max_gap)
+        return self.colorize(line, hint_layer(hints, *line.shape), options)
+
+    @torch.inference_mode()
+    def colorize(self, line: np.ndarray, layer: HintLayer, options: ColorizeOptions = ColorizeOptions()
+                 ) -> ColorizeResult:
+        """:meth:`__call__` for inputs already decoded: ``line`` as :func:`lineart_to_unit` returns it, ``layer``
+        at its size (:func:`irodori.hint_input.hint_layer`). For callers that decode them first (the web app)."""
+        long_side = options.long_side
+        result = self.compose(line, layer, self.model_colors(line, layer, long_side), options.flats,
+                              options.shading, options.max_gap)
         return replace(result, resolution=long_side)
 
     @staticmethod

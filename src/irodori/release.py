@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save
 
 from irodori.config import Config, config_from_dict
 from irodori.errors import IrodoriError
-from irodori.models import build_generator
+from irodori.models import FROZEN_VGG_PREFIX, build_generator
 from irodori import checkpoint as ckpt
 from irodori.atomic import atomic_write_bytes, atomic_write_text
 from irodori.lineage import new_stage, with_steps
@@ -63,7 +63,7 @@ def save_release(state_dict: dict, cfg: Config, out: str | Path, *, fp16: bool =
     out = Path(out)
     tensors = {k: (v.half() if fp16 and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in state_dict.items()
-               if not k.startswith("hint_encoder.vgg.")}  # frozen ImageNet VGG is resolved separately
+               if not k.startswith(FROZEN_VGG_PREFIX)}
     if int8:
         tensors = {k: v.contiguous() for k, v in quantize_int8(tensors).items()}
     if meta.get("lineage") is None:  # weights made outside a training run: one stage, this config's
@@ -144,7 +144,7 @@ def load_generator_weights(G: torch.nn.Module, path: str | Path, cfg: Config) ->
     if _generator_of(meta) != cfg.to_dict()["generator"]:
         raise IrodoriError(f"{path} holds a different generator than this config's")
     own = G.state_dict()
-    expected = {k for k in own if not k.startswith("hint_encoder.vgg.")}
+    expected = {k for k in own if not k.startswith(FROZEN_VGG_PREFIX)}
     if set(tensors) != expected:
         raise IrodoriError(f"{path} does not match its config: missing {sorted(expected - set(tensors))[:3]}, "
                            f"unexpected {sorted(set(tensors) - expected)[:3]}")

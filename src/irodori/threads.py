@@ -220,7 +220,35 @@ def describe() -> dict:
             "wait_policy": wait_policy(), "override": os.environ.get(ENV_THREADS) or None}
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+#: glibc's ``mallopt`` parameters (``malloc.h``).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
+
+
+def _glibc():
+    """The C library when it is glibc (it has ``mallopt`` and ``malloc_trim``), else None."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def mallopt(settings: dict[int, int]) -> bool:
+    """Set glibc malloc parameters (``M_*`` above), in order: the one wrapper of ``mallopt(3)``. A
+    process-wide setting for entry points. True when every one took; False, changing nothing, where the C
+    library is not glibc."""
+    import ctypes
+
+    libc = _glibc()
+    if libc is None:
+        return False
+    call = libc.mallopt
+    call.argtypes, call.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return all([bool(call(param, int(value))) for param, value in settings.items()])
 
 
 def keep_freed_memory() -> bool:
@@ -230,16 +258,7 @@ def keep_freed_memory() -> bool:
     at 512 px 6% faster, bf16 at 1024 px 12% (benchmarks/profile_infer.py --allocator); numerics
     unchanged. The process keeps its peak memory. A process-wide setting: entry points call it, once.
     False (nothing changed) where the C library is not glibc."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return mallopt({M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2**31 - 1})
 
 
 def release_freed_memory() -> bool:
@@ -249,11 +268,10 @@ def release_freed_memory() -> bool:
     gigabyte resident for good, while ordinary requests keep reusing their pages. False where the C library is
     not glibc."""
     import ctypes
-    import ctypes.util
 
-    try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
+    libc = _glibc()
+    if libc is None:
         return False
+    trim = libc.malloc_trim
     trim.argtypes, trim.restype = (ctypes.c_size_t,), ctypes.c_int
     return bool(trim(0))

@@ -10,7 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
-from irodori.config import PRECISIONS, whole_number
+from irodori.config import whole_number
+from irodori.options import BACKENDS, PRECISIONS, backend_precision
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
@@ -38,8 +39,12 @@ def _run_data(args) -> int:
     import torch
     from PIL import Image
 
-    from irodori.data import (LINE_EXTRACTORS, OFFLINE_MIXTURE, SampleSpec, draw_shapes, load_rgb, make_sample,
-                              random_crop_flip, simulate_hints, simulate_strokes)
+    from irodori.data.geometry import random_crop_flip
+    from irodori.data.hints import simulate_hints, simulate_strokes
+    from irodori.data.imageio import load_rgb
+    from irodori.data.lineart import LINE_EXTRACTORS, OFFLINE_MIXTURE
+    from irodori.data.sample import SampleSpec, make_sample
+    from irodori.data.synthetic import draw_shapes
     from irodori.data.runtime import tune_allocator
     from irodori.errors import ConfigError
 
@@ -92,7 +97,7 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", help="CPU threads (default: $IRODORI_THREADS, else the cores free now; "
                                      "see irodori.threads)")
     p.add_argument("--n", type=whole_number, default=10, help="timed forward passes")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="torch: the module's forward; onnx: its flat-output ONNX export in ONNX Runtime "
                         "(exported to a temp file; with the same number of threads)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -185,7 +190,7 @@ def _run_infer(args) -> int:
         raise ConfigError("--size must be a positive multiple of 16 and --n >= 1")
     choice = threads.apply(args.threads)
     keep_freed_memory()  # as `irodori colorize` and `irodori serve` run
-    precision = args.precision if args.backend == "torch" else "fp32"  # ONNX Runtime runs the fp32 export
+    precision = backend_precision(args.backend, args.precision)
     what, cfg, G, dtype = _infer_model(args, precision)
     with torch.device("meta"):
         _, macs = summarize(build_generator(cfg.generator), generator_inputs(1, args.size, "meta"))
@@ -255,7 +260,7 @@ def _run_regions(args) -> int:
     from irodori.cli.colorize_outputs import Job, output_files
     from irodori.errors import ConfigError
     from irodori.eval.regionhints import closed_region_dots
-    from irodori.hint_input import HintLayer
+    from irodori.hint_input import layer_from_floats
     from irodori.threads import keep_freed_memory
     from irodori.perf import summarize_ms, time_calls
     from irodori.pipeline import Colorizer, lineart_to_unit
@@ -274,7 +279,7 @@ def _run_regions(args) -> int:
     keep_freed_memory()
     col = Colorizer.from_pretrained(args.model, precision="auto")
     hint, mask = closed_region_dots(line, np.full(line.shape + (3,), 0.5, np.float32))
-    layer = HintLayer((hint * 255).astype(np.uint8), mask > 0.5)
+    layer = layer_from_floats(hint, mask)
     whole = summarize_ms(time_calls(lambda: col(line, layer), args.n))
     job = Job(None, output_files(Path("out.png"), layers=True))  # encoded in memory only, never written
     layered = summarize_ms(time_calls(lambda: _outputs(col(line, layer), job), max(1, args.n // 2)))

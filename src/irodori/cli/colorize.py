@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from irodori.config import PRECISIONS, RESOLUTION_RANGE, WORKING_SIZE, decimal_number, whole_number
+from irodori.config import decimal_number, whole_number
 from irodori.errors import InputError, IrodoriError
-from irodori.flats import DEFAULT_SHADING, FLATS_MODES
-from irodori.regions import MAX_GAP_RANGE
+from irodori.options import (BACKENDS, DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, PRECISIONS, RESOLUTION_RANGE,
+                             SHADING_RANGE, WORKING_SIZE, ColorizeOptions, backend_precision)
 from irodori.userfiles import regular_file
 
 if TYPE_CHECKING:
@@ -56,8 +56,9 @@ def add_parser(sub) -> None:
     p.add_argument("--flats", choices=FLATS_MODES, default="regions",
                    help="regions: hinted regions take their hint's color, the model colors the rest; "
                         "hints-only: only hinted regions get color; model: the model's raw output")
-    p.add_argument("--shading", type=_unit_float, default=DEFAULT_SHADING,
-                   help="0..1: how much of the model's light and shadow shows over a hint's flat color")
+    p.add_argument("--shading", type=_shading, default=DEFAULT_SHADING,
+                   help="%g..%g: how much of the model's light and shadow shows over a hint's flat color"
+                        % SHADING_RANGE)
     p.add_argument("--max-gap", type=_int_in(*MAX_GAP_RANGE), metavar="PX",
                    help="widest gap in a line (px, %d..%d) that still closes a region (default: scaled with the image)"
                         % MAX_GAP_RANGE)
@@ -66,18 +67,19 @@ def add_parser(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="torch backend: auto = bf16 where the CPU computes it natively (AMX / AVX-512 BF16; "
                         "about 4x faster, within 2/255 of fp32), else fp32")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="run the generator in torch or in ONNX Runtime (exported once and cached; "
                         "needs `pip install 'irodori[onnx]'`); a --model ending in .onnx needs onnx")
 
 
-def _unit_float(text: str) -> float:
+def _shading(text: str) -> float:
+    low, high = SHADING_RANGE
     try:
         value = decimal_number(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number in [{low:g}, {high:g}], got {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected a number in [{low:g}, {high:g}], got {text!r}")
     return value
 
 
@@ -164,13 +166,13 @@ def _is_regular(path: Path) -> bool:
 
 def _colorize_one(args, colorizer, job: Job) -> int:
     """Colorize one job and write its files; returns the working size it ran at."""
+    from irodori.hint_input import hint_layer
     from irodori.pipeline import lineart_to_unit
 
     file = job.source.path
     line = lineart_to_unit(file, colorizer.max_pixels)
-    hints = _hints_for(args, file, *line.shape)
-    result = colorizer(line, hints, resolution=args.resolution, flats=args.flats, shading=args.shading,
-                       max_gap=args.max_gap)
+    layer = hint_layer(_hints_for(args, file, *line.shape), *line.shape)
+    result = colorizer.colorize(line, layer, ColorizeOptions(args.flats, args.shading, args.max_gap, args.resolution))
     _write_all(_outputs(result, job))
     return result.resolution
 
@@ -191,7 +193,7 @@ def run(args) -> int:
     thread_policy.apply(args.threads)
     keep_freed_memory()
     colorizer = Colorizer.from_pretrained(args.model, backend=args.backend,
-                                          precision=args.precision if args.backend == "torch" else "fp32")
+                                          precision=backend_precision(args.backend, args.precision))
     return _colorize_all(args, colorizer, jobs)
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from irodori.errors import IrodoriError, WeightsError
 
-#: The converters' names (``irodori.weights.CONVERTED``; the converters are in irodori.weights.convert).
+#: The converters' names (``irodori.weights.CONVERTED``; the converters are in irodori.convert).
 #: Written out so that building the parser imports nothing heavy.
 SOURCES = ("nsfwjs", "sketchkeras", "simplification")
 
@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 
 def _run_nsfwjs(source, out) -> int:
     from irodori.eval.nsfwjs import NSFWJS_CLASSES, load_nsfwjs_inception
-    from irodori.weights.convert.nsfwjs import convert_nsfwjs
+    from irodori.convert.nsfwjs import convert_nsfwjs
 
     path = convert_nsfwjs(source, out)
     model = load_nsfwjs_inception(path)
@@ -51,8 +51,8 @@ def _run_nsfwjs(source, out) -> int:
 def _run_extractor(name: str, source, out) -> int:
     from irodori.extractors import LEARNED
     from irodori.weights import read_metadata
-    from irodori.weights.convert.simplification import convert_simplification
-    from irodori.weights.convert.sketchkeras import convert_sketchkeras
+    from irodori.convert.simplification import convert_simplification
+    from irodori.convert.sketchkeras import convert_sketchkeras
 
     record, _, load = LEARNED[name]
     if source is None:

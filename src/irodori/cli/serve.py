@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from irodori.config import PRECISIONS, whole_number, decimal_number
+from irodori.config import whole_number, decimal_number
 from irodori.errors import IrodoriError
+from irodori.options import BACKENDS, PRECISIONS, RESOLUTION_RANGE, backend_precision
+from irodori.web.limits import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_RESOLUTION, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_QUEUE,
+                                DEFAULT_WORKERS)
 
 #: Addresses that listen on every interface: the Host names clients will use cannot be known in advance.
 EVERY_INTERFACE = ("0.0.0.0", "::", "")
@@ -21,12 +24,15 @@ def add_parser(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=whole_number, default=7860, help="TCP port")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
-    p.add_argument("--max-upload-mb", type=decimal_number, default=20, help="largest request body, in MB (413 past it)")
-    p.add_argument("--max-pixels", type=whole_number, default=16_000_000, help="largest line art, in pixels (413 past it)")
-    p.add_argument("--max-resolution", type=whole_number, default=1024, help="largest working resolution a client may ask for")
-    p.add_argument("--workers", type=whole_number, default=1, help="inferences running at once (threads)")
-    p.add_argument("--queue", type=whole_number, default=8, help="requests that may wait for a worker")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+    p.add_argument("--max-upload-mb", type=decimal_number, default=DEFAULT_MAX_UPLOAD_BYTES // 2**20,
+                   help="largest request body, in MB (413 past it)")
+    p.add_argument("--max-pixels", type=whole_number, default=DEFAULT_MAX_PIXELS,
+                   help="largest line art, in pixels (413 past it)")
+    p.add_argument("--max-resolution", type=whole_number, default=DEFAULT_MAX_RESOLUTION,
+                   help="largest working resolution a client may ask for")
+    p.add_argument("--workers", type=whole_number, default=DEFAULT_WORKERS, help="inferences running at once (threads)")
+    p.add_argument("--queue", type=whole_number, default=DEFAULT_QUEUE, help="requests that may wait for a worker")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="run the generator in torch or in ONNX Runtime (needs the `onnx` extra; exported once "
                         "into the cache dir)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -76,8 +82,9 @@ def run(args) -> int:
 
     if args.workers < 1 or args.queue < 0:
         raise IrodoriError(f"--workers must be >= 1 and --queue >= 0, got {args.workers} and {args.queue}")
-    if args.max_upload_mb <= 0 or args.max_pixels < 1 or args.max_resolution < 16:
-        raise IrodoriError("--max-upload-mb and --max-pixels must be positive and --max-resolution at least 16")
+    if args.max_upload_mb <= 0 or args.max_pixels < 1 or args.max_resolution < RESOLUTION_RANGE[0]:
+        raise IrodoriError("--max-upload-mb and --max-pixels must be positive and --max-resolution at least "
+                           f"{RESOLUTION_RANGE[0]}")
     if not 0 <= args.port <= 65535:
         raise IrodoriError(f"--port must lie in 0..65535, got {args.port}")
     # Set once, here: the workers share the cores instead of each grabbing all of them.
@@ -85,7 +92,7 @@ def run(args) -> int:
     keep_freed_memory()
 
     colorizer = Colorizer.from_pretrained(args.model, backend=args.backend, max_pixels=args.max_pixels,
-                                          precision=args.precision if args.backend == "torch" else "fp32")
+                                          precision=backend_precision(args.backend, args.precision))
     app = create_app(colorizer, max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
                      max_resolution=args.max_resolution, workers=args.workers, queue_size=args.queue,
                      model_name=_display_name(args.model), model_card=find_model_card(args.model),

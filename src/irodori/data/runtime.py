@@ -10,11 +10,7 @@ of each process holding up to ``trim_threshold`` bytes of freed memory).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
+from irodori.threads import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, mallopt
 
 
 def tune_allocator(mmap_threshold: int = 16 << 20, trim_threshold: int = 64 << 20) -> bool:
@@ -22,14 +18,4 @@ def tune_allocator(mmap_threshold: int = 16 << 20, trim_threshold: int = 64 << 2
 
     Returns False, changing nothing, where the C library is not glibc.
     """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    ok_mmap = mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
-    ok_trim = mallopt(_M_TRIM_THRESHOLD, int(trim_threshold))
-    return bool(ok_mmap) and bool(ok_trim)
+    return mallopt({M_MMAP_THRESHOLD: mmap_threshold, M_TRIM_THRESHOLD: trim_threshold})

@@ -2,7 +2,7 @@
 
 nsfwjs 4.3.0 ships a Keras InceptionV3 (ImageNet-initialized, fine-tuned on 5 classes: Drawing,
 Hentai, Neutral, Porn, Sexy); ``irodori convert-weights nsfwjs`` converts it once
-(:mod:`irodori.weights.convert.nsfwjs`) into :data:`irodori.weights.NSFWJS_INCEPTION`, which
+(:mod:`irodori.convert.nsfwjs`) into :data:`irodori.weights.NSFWJS_INCEPTION`, which
 :func:`load_nsfwjs_inception` loads into :class:`NSFWJSInception`: the
 :class:`~irodori.eval.inception.InceptionV3` trunk and the package's classifier head.
 

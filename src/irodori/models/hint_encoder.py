@@ -7,6 +7,10 @@ import torch.nn as nn
 
 from irodori.models.vgg import VGG19Features
 
+#: The state-dict keys of the frozen ImageNet VGG inside a generator: never saved in a release nor
+#: warm-started (the weights are resolved on their own, :mod:`irodori.weights`).
+FROZEN_VGG_PREFIX = "hint_encoder.vgg."
+
 
 class HintEncoder(nn.Module):
     """The paper's hint encoder: frozen VGG19 up to conv4_4 (before ReLU), H/8, 512 channels.

@@ -32,7 +32,7 @@ import torch
 from irodori import checkpoint as ckpt
 from irodori.atomic import atomic_write_text
 from irodori.config import Config
-from irodori.data import build_dataset
+from irodori.data.build import build_dataset
 from irodori.errors import ConfigError
 from irodori.train import distributed
 from irodori.train.loop import _StopFlag, _loader, _prepend, autocast_for, optimizer_step

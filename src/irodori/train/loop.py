@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, default_collate
 from irodori import checkpoint as ckpt
 from irodori.atomic import atomic_write_text
 from irodori.config import Config
-from irodori.data import build_dataset
+from irodori.data.build import build_dataset
 from irodori.errors import ConfigError
 from irodori.precision import resolve_precision
 from irodori.losses import d_adversarial_loss, generator_objective, gradient_penalty

@@ -12,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from irodori.errors import IrodoriError
+from irodori.models import FROZEN_VGG_PREFIX
 from irodori.release import INT8, dequantize_int8
 
 #: Without ``--init-partial``, at least this fraction of the new generator's tensors must match by name
@@ -37,7 +38,7 @@ def init_generator(G: nn.Module, path: str | Path, *, allow_partial: bool = Fals
     if meta.get("dtype") == INT8:  # a GPU call's 8-bit transport: start from the weights, not their codes
         tensors = dequantize_int8(tensors)
     state = G.state_dict()
-    own = {k: v for k, v in state.items() if not k.startswith("hint_encoder.vgg.")}
+    own = {k: v for k, v in state.items() if not k.startswith(FROZEN_VGG_PREFIX)}
     matched = {k: v for k, v in tensors.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     skipped = [k for k in own if k not in matched]
     shown = ", ".join(skipped[:6]) + (", ..." if len(skipped) > 6 else "")

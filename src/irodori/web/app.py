@@ -29,24 +29,19 @@ from starlette.requests import ClientDisconnect
 
 import irodori
 from irodori import threads
-from irodori.config import WORKING_SIZE
-from irodori.errors import InputError, IrodoriError, TooLarge, UnreadableImage
 from irodori.config import decimal_number, whole_number
-from irodori.flats import DEFAULT_SHADING, FLATS_MODES
+from irodori.errors import InputError, IrodoriError, TooLarge, UnreadableImage
+from irodori.options import DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, RESOLUTION_RANGE, SHADING_RANGE, WORKING_SIZE
 from irodori.pipeline import ASSET_DIR, BUNDLED, Colorizer
-from irodori.regions import MAX_GAP_RANGE
 from irodori.web.docs import add_docs
 from irodori.web.forms import FormError, read_form
-from irodori.web.limits import LOCAL_HOSTS, BodyLimit, HostGuard, SecurityHeaders, drain
+from irodori.web.limits import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_RESOLUTION, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_QUEUE,
+                                DEFAULT_WORKERS, LOCAL_HOSTS, BodyLimit, HostGuard, SecurityHeaders, drain)
 from irodori.web.queue import ClientGone, QueueFull, WorkQueue, result_unless_client_leaves
 from irodori.web.schemas import COLORIZE_BODY, COLORIZE_RESPONSES, Health, ModelCard
 from irodori.web.uploads import LAYER_KEYS, ColorizeForm, colorize_upload
 
 STATIC_DIR = Path(__file__).parent / "static"
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-#: A server default below the pipeline's MAX_PIXELS: one 16 MP request needs about 1 GB while it runs.
-DEFAULT_MAX_PIXELS = 16_000_000
-DEFAULT_MAX_RESOLUTION = 1024
 MAX_CARD_CHARS = 100_000
 
 log = logging.getLogger("irodori.web")
@@ -126,8 +121,9 @@ def _resolution(value, max_resolution: int) -> int | None:
         res = whole_number(value)  # ASCII digits only: no spaces, 1_024 or other scripts' digits
     except ValueError:
         raise ApiError(422, f"resolution: expected an integer, got {value!r}") from None
-    if not 16 <= res <= max_resolution:
-        raise ApiError(422, f"resolution: must lie in 16..{max_resolution} on this server, got {res}")
+    if not RESOLUTION_RANGE[0] <= res <= max_resolution:
+        raise ApiError(422, f"resolution: must lie in {RESOLUTION_RANGE[0]}..{max_resolution} on this server, "
+                            f"got {res}")
     return res
 
 
@@ -150,7 +146,7 @@ async def _parse_form(request: Request, max_resolution: int, max_part_size: int)
         lineart = form.get("lineart")
         if not isinstance(lineart, UploadFile):
             raise ApiError(422, "lineart: missing; send the line art as a file field named 'lineart'")
-        shading = _number(form.get("shading"), "shading", 0, 1)
+        shading = _number(form.get("shading"), "shading", *SHADING_RANGE)
         options = {"resolution": _resolution(form.get("resolution"), max_resolution) or min(WORKING_SIZE,
                                                                                             max_resolution),
                    "layers": _flag(form.get("layers"), "layers"), "claims": _flag(form.get("claims"), "claims"),
@@ -238,7 +234,7 @@ def _card(colorizer: Colorizer, model_name: str, model_card: str | None) -> dict
 
 def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                max_pixels: int = DEFAULT_MAX_PIXELS, max_resolution: int = DEFAULT_MAX_RESOLUTION,
-               workers: int = 1, queue_size: int = 4, model_name: str = "model",
+               workers: int = DEFAULT_WORKERS, queue_size: int = DEFAULT_QUEUE, model_name: str = "model",
                model_card: str | None = None, allowed_hosts=LOCAL_HOSTS, read_timeout: float = 20.0) -> FastAPI:
     """The web app serving ``colorizer``. ``workers`` inferences run at once, ``queue_size`` more may wait.
     ``allowed_hosts``: the host names it answers for (``"*"``: any; :class:`~irodori.web.limits.HostGuard`);
@@ -246,8 +242,9 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = DEFAULT_MAX_UPLO
 
     Torch's thread count is the caller's business (``irodori serve`` sets it once at start-up).
     """
-    if max_upload_bytes < 1 or max_pixels < 1 or max_resolution < 16:
-        raise ValueError("max_upload_bytes and max_pixels must be positive and max_resolution at least 16")
+    if max_upload_bytes < 1 or max_pixels < 1 or max_resolution < RESOLUTION_RANGE[0]:
+        raise ValueError("max_upload_bytes and max_pixels must be positive and max_resolution at least "
+                         f"{RESOLUTION_RANGE[0]}")
     max_pixels = min(max_pixels, colorizer.max_pixels)
     queue = WorkQueue(workers, queue_size)
     limits = {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels, "max_resolution": max_resolution}

@@ -20,6 +20,15 @@ import json
 import logging
 import re
 
+#: The server's defaults, for ``irodori serve`` and :func:`irodori.web.app.create_app` alike: the largest request
+#: body, the largest line art (below the pipeline's MAX_PIXELS: one 16 MP request needs about 1 GB while it
+#: runs), the largest working resolution a client may ask for, inferences at once and requests that may wait.
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 16_000_000
+DEFAULT_MAX_RESOLUTION = 1024
+DEFAULT_WORKERS = 1
+DEFAULT_QUEUE = 8
+
 #: Host names served by default: the loopback addresses (``irodori serve --allow-host`` adds more).
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 #: The page is self-contained: scripts, styles and fetches from this origin only.

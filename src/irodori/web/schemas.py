@@ -5,8 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from irodori.claims import REASONS
-from irodori.flats import DEFAULT_SHADING, FLATS_MODES
-from irodori.regions import MAX_GAP_RANGE
+from irodori.options import DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, RESOLUTION_RANGE, SHADING_RANGE
 
 
 class ErrorDetail(BaseModel):
@@ -104,7 +103,7 @@ COLORIZE_BODY = {
                                          "\"size\": 6}, ...] in the line art's pixel coordinates (size optional), "
                                          "as a text field or a file; or an RGBA PNG file whose alpha > 0 pixels are "
                                          "hints (same size as the line art, or the same aspect ratio)"},
-                "resolution": {"type": "integer", "minimum": 16,
+                "resolution": {"type": "integer", "minimum": RESOLUTION_RANGE[0],
                                "description": "optional: the working long side in pixels (default: the CLI's, "
                                               "see /api/model working_size)"},
                 "layers": {"type": "boolean", "default": False,
@@ -113,7 +112,8 @@ COLORIZE_BODY = {
                 "claims": {"type": "boolean", "default": False,
                            "description": "1/true: answer JSON with the image and what each hint claimed (the "
                                           "page's feedback), without the layer files"},
-                "shading": {"type": "number", "minimum": 0, "maximum": 1, "default": DEFAULT_SHADING,
+                "shading": {"type": "number", "minimum": SHADING_RANGE[0], "maximum": SHADING_RANGE[1],
+                            "default": DEFAULT_SHADING,
                             "description": "how much of the model's light and shadow shows over a hint's flat "
                                            "color (the CLI's --shading)"},
                 "max_gap": {"type": "integer", "minimum": MAX_GAP_RANGE[0], "maximum": MAX_GAP_RANGE[1],

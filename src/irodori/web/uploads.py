@@ -18,6 +18,7 @@ from irodori.data.imageio import image_bytes, open_image
 from irodori.flats import DEFAULT_SHADING
 from irodori.hint_input import hint_layer
 from irodori.layerfile import layer_outputs
+from irodori.options import ColorizeOptions
 from irodori.pipeline import Colorizer, lineart_to_unit
 from irodori.threads import release_freed_memory
 
@@ -82,8 +83,8 @@ def _colorize(colorizer: Colorizer, form: ColorizeForm, max_pixels: int) -> dict
     height, width = line.shape
     layer = hint_layer(form.hints, height, width, name="hints", max_pixels=max_pixels)
     start = time.perf_counter()
-    result = colorizer(line, layer, resolution=form.resolution, flats=form.flats, shading=form.shading,
-                       max_gap=form.max_gap)
+    options = ColorizeOptions(form.flats, form.shading, form.max_gap, form.resolution)
+    result = colorizer.colorize(line, layer, options)  # both decoded once, here
     out = {"width": width, "height": height, "hinted_pixels": len(layer),
            "seconds": round(time.perf_counter() - start, 4), "flats_mode": form.flats,
            "resolution": result.resolution, "shading_strength": form.shading, "max_gap": form.max_gap,

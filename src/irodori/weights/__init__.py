@@ -15,7 +15,7 @@
   the torch.hub way, the hex prefix carried in the file name) before use;
 * :mod:`~irodori.weights.converted`: the converted-file format (safetensors, content hash);
 * :mod:`~irodori.weights.state`: :func:`load_state_checked`, the one way a state dict goes into a network;
-* :mod:`~irodori.weights.convert`: the converters (nsfwjs InceptionV3, sketchKeras, Sketch
+* :mod:`~irodori.convert`: the converters (nsfwjs InceptionV3, sketchKeras, Sketch
   Simplification), imported only by ``irodori convert-weights`` (they import the networks).
 """
 

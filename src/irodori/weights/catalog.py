@@ -4,7 +4,7 @@ Published (used as they are, SHA-256 checked, downloaded when allowed): :data:`V
 :data:`FID_INCEPTION`. Converted once with ``irodori convert-weights NAME`` (never downloaded):
 :data:`SKETCHKERAS`, :data:`SIMPLIFICATION`, :data:`NSFWJS_INCEPTION`. The networks that load them
 stay where they are used (:mod:`irodori.models.vgg`, :mod:`irodori.eval`, :mod:`irodori.extractors`);
-the converters are in :mod:`irodori.weights.convert`.
+the converters are in :mod:`irodori.convert`.
 """
 
 from __future__ import annotations
