@@ -166,3 +166,15 @@ def test_the_gpu_command_runs_end_to_end_on_the_cpu(tmp_path, monkeypatch, capsy
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"table1={tmp_path / 'table' / 'table1.md'}"
     rows = json.loads((tmp_path / "table" / "table1.json").read_text())["rows"]
     assert [r["step"] for r in rows] == [step] * 4 and all(r["fid"] is None for r in rows)
+
+
+def test_snapshots_export_every_checkpoint_a_stage_kept_for_the_gate_to_choose_from(tmp_path):
+    plan = _plan()
+    runs = tmp_path / "runs"
+    assert main(["train", "tiny", "--out", str(runs / "stage"), "--steps", "4", "data.size=64",
+                 "train.ckpt_every=2", "train.keep=5"]) == 0
+    files = dict(plan.export_all(runs, tmp_path / "back", [], [("stage", "tiny")], lambda _m: None, snapshots=True))
+    assert sorted(a for a in files if a.endswith(".safetensors")) == ["models/stage-s2.safetensors",
+                                                                     "models/stage.safetensors"]
+    early = json.loads(files["models/stage-s2.json"].read_text())
+    assert early["step"] == 2 and early["lineage"][-1]["steps"] == 2 and early["dtype"] == "float16"

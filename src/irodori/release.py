@@ -94,13 +94,17 @@ def load_run_generator(run_dir: str | Path, device: str | torch.device = "cpu") 
 
 
 def export_release(run_dir: str | Path, out: str | Path, fp16: bool = False, int8: bool = False,
-                   native_size: int | None = None) -> tuple[Path, int]:
-    """Write the newest checkpoint's EMA generator to ``out`` (+ ``out`` with .json); returns (path, step).
+                   native_size: int | None = None, checkpoint: str | Path | None = None) -> tuple[Path, int]:
+    """Write the newest checkpoint's EMA generator (or ``checkpoint``'s, one file of the run's) to ``out``
+    (+ ``out`` with .json); returns (path, step).
 
     ``native_size``: the working long side the pipeline uses by default (the scale of the drawings the
     model was trained on); default the run's ``data.size``. A stage trained on crops of larger drawings
     (``data.crop_scale`` < 1) keeps the scale of those drawings, not of its crops."""
-    state, latest = newest_checkpoint(run_dir)
+    if checkpoint is None:
+        state, latest = newest_checkpoint(run_dir)
+    else:
+        state, latest = ckpt.load_checkpoint(Path(checkpoint)), Path(checkpoint)
     cfg = config_from_dict(state["config"])
     step = int(state["step"])
     lineage = with_steps(state.get("lineage") or [new_stage(cfg)], step)
