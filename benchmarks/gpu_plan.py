@@ -78,12 +78,13 @@ def _stages(args) -> list[tuple[str, str]]:
 
 def export_all(runs: Path, back: Path, rows, stages, log, snapshots: bool = False) -> list[tuple[str, Path]]:
     """Exports and run records as (name in the tar, file), in the order they are kept when space runs out."""
+    from irodori.checkpoint import kept_checkpoints
     from irodori.release import export_release
 
     files = []
     exports = [(s, None) for s, _ in stages] + [(r, None) for r in rows]
     if snapshots:  # every earlier checkpoint of each stage too, so that the gate can take the best on val
-        exports += [(s, c) for s, _ in stages for c in sorted((runs / s / "checkpoints").glob("ckpt-*.pt"))[:-1]]
+        exports += [(s, c) for s, _ in stages for _, c in kept_checkpoints(runs / s / "checkpoints")[:0:-1]]
     int8 = len(exports) > 2  # two models fit in float16; more (two stages and the rows) only at 8 bits
     for name, checkpoint in exports:
         try:

@@ -174,7 +174,7 @@ def test_hint_json_with_a_byte_order_mark_is_accepted(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    assert main(["train", "tiny", "train.log_every=5", "train.sample_every=1000", "--out", str(run),
+    assert main(["train", "tiny", "train.log_every=5", "train.sample_every=1000", "train.ckpt_every=1", "--out", str(run),
                  "--steps", "2"]) == 0
     return run
 
@@ -207,6 +207,16 @@ def test_export_replaces_its_own_earlier_release(run_dir, tmp_path, capsys):
     assert main(["export", str(run_dir), "--out", str(out)]) == 0
     assert main(["export", str(run_dir), "--out", str(out), "--fp16"]) == 0
     assert json.loads(out.with_suffix(".json").read_text())["dtype"] == "float16"
+
+
+def test_export_step_takes_a_kept_checkpoint_and_names_the_kept_steps_otherwise(run_dir, tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    assert main(["export", str(run_dir), "--out", str(out), "--step", "1"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["step"] == 1
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--out", str(out), "--step", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "keeps no checkpoint of step 7 (kept: 1, 2)" in err and len(err.strip().splitlines()) == 1
 
 
 def test_evaluate_with_a_file_as_data_is_one_line(tmp_path, capsys):

@@ -30,7 +30,7 @@ def checkpoint_name(step: int) -> str:
     return f"ckpt-{step:08d}.pt"
 
 
-def _by_step(ckpt_dir: Path) -> list[tuple[int, Path]]:
+def kept_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
     """The ``ckpt-<step>.pt`` files in ``ckpt_dir`` as (step in the name, path), newest first."""
     found = [(int(m.group(1)), p) for p in ckpt_dir.iterdir() if (m := _NAME.fullmatch(p.name)) and p.is_file()]
     return sorted(found, key=lambda item: item[0], reverse=True)
@@ -43,7 +43,7 @@ def save_checkpoint(ckpt_dir: Path, state: dict, keep: int) -> Path:
     step = int(state["step"])
     path = ckpt_dir / checkpoint_name(step)
     atomic_write_bytes(path, lambda f: torch.save(state, f))
-    older = [p for s, p in _by_step(ckpt_dir) if s < step]
+    older = [p for s, p in kept_checkpoints(ckpt_dir) if s < step]
     keep = max(1, int(keep))
     kept, stale = [path] + older[:keep - 1], older[keep - 1:]
     history = [p.name for p in reversed(kept)]
@@ -69,7 +69,7 @@ def load_latest(ckpt_dir: Path) -> tuple[dict, Path] | None:
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
         return None
-    for _, path in _by_step(ckpt_dir):
+    for _, path in kept_checkpoints(ckpt_dir):
         try:
             return load_checkpoint(path), path
         except IrodoriError:

@@ -24,6 +24,8 @@ def add_parser(sub) -> None:
     precision.add_argument("--int8", action="store_true",
                            help="store weights at 8 bits with a scale per output channel (a quarter of the size; "
                                 "a transport format, e.g. back from a GPU machine; loads as float32)")
+    p.add_argument("--step", type=whole_number, metavar="N",
+                   help="export the kept checkpoint of step N instead of the newest (see RUN_DIR/checkpoints/)")
     p.add_argument("--native-size", type=whole_number, metavar="PX",
                    help="the working long side colorizing uses by default (default: the run's data.size; give "
                         "the drawings' size for a stage trained on crops of them)")
@@ -73,6 +75,18 @@ def _check_old_config(path: Path) -> None:
                          "next to the weights); choose another --out")
 
 
+def kept_checkpoint(run_dir: str, step: int) -> Path:
+    """The run's checkpoint file of ``step``, or one line naming the steps it keeps."""
+    from irodori.checkpoint import kept_checkpoints
+
+    folder = Path(run_dir) / "checkpoints"
+    kept = dict(kept_checkpoints(folder)) if folder.is_dir() else {}
+    if step not in kept:
+        steps = ", ".join(str(s) for s in sorted(kept)) or "none"
+        raise InputError(f"{run_dir} keeps no checkpoint of step {step} (kept: {steps})")
+    return kept[step]
+
+
 def run(args) -> int:
     from irodori.release import export_release
 
@@ -81,6 +95,7 @@ def run(args) -> int:
     if args.native_size is not None and not RESOLUTION_RANGE[0] <= args.native_size <= RESOLUTION_RANGE[1]:
         raise InputError(f"--native-size must lie in {RESOLUTION_RANGE[0]}..{RESOLUTION_RANGE[1]}, got {args.native_size}")
     check_out(args.run_dir, args.out)
-    path, step = export_release(args.run_dir, args.out, args.fp16, args.int8, args.native_size)
+    path, step = export_release(args.run_dir, args.out, args.fp16, args.int8, args.native_size,
+                                checkpoint=None if args.step is None else kept_checkpoint(args.run_dir, args.step))
     print(f"wrote {path} and {path.with_suffix('.json')} (EMA generator at step {step})")
     return 0
