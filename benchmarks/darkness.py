@@ -22,8 +22,8 @@ from irodori.data.lineart import luma, xdog
 from irodori.data.figure import figure_mask
 from irodori.eval.metrics import figure_lightness
 from irodori.eval.protocol import EVAL_XDOG, load_drawings
-from irodori.hint_input import HintLayer
-from irodori.pipeline import Colorizer
+from irodori.colorize.hint_input import HintLayer
+from irodori.colorize.pipeline import Colorizer
 
 
 def no_hint_lightness(col: Colorizer, line: np.ndarray, figure: np.ndarray) -> float:

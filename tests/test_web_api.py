@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from irodori.cli import main  # noqa: E402
 from irodori.config import load_config  # noqa: E402
 from irodori.models import build_generator  # noqa: E402
-from irodori.pipeline import Colorizer, ColorizeResult  # noqa: E402
+from irodori.colorize.pipeline import Colorizer, ColorizeResult  # noqa: E402
 from irodori.release import save_release  # noqa: E402
 from irodori.web.app import create_app, find_model_card  # noqa: E402
 

@@ -534,7 +534,7 @@ function setShading(value) {
 }
 
 // Gap closing: the widest gap in a line that still closes a region (the CLI's --max-gap); null: the default,
-// which scales with the image as the server's does (irodori.regions.default_max_gap).
+// which scales with the image as the server's does (irodori.colorize.regions.default_max_gap).
 function setMaxGap(value) {
   const auto = clamp(roundHalfEven(Math.max(state.width, state.height) / 64), 3, 12);
   state.maxGap = value === null ? null : clamp(Math.round(Number(value)), 0, 32);
