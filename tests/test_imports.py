@@ -5,6 +5,7 @@ of a readable size (the house style: files under ~400 lines, functions under ~80
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +185,28 @@ def test_no_module_is_over_400_lines_and_no_function_over_80():
                 too_long.append(f"{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert too_long == []
 
+
+def test_no_script_of_the_page_is_over_400_lines():
+    static = SRC / "irodori" / "web" / "static"
+    scripts = sorted(static.rglob("*.js"))
+    assert scripts, static
+    too_long = [f"{p.relative_to(static)}: {n} lines" for p in scripts if (n := p.read_text().count("\n")) > 400]
+    assert too_long == []
+
+
+def test_every_script_the_page_imports_is_one_of_its_static_files():
+    """The page is plain ES modules from ``web/static`` (``irodori export-web`` copies that folder whole): every
+    ``import ... from './x.js'`` and ``import('./x.js')``, followed from ``app.js``, names a file there."""
+    static = SRC / "irodori" / "web" / "static"
+    pattern = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(\s*)['"]\./([\w.-]+\.js)['"]""")
+    seen, todo, missing = set(), ["app.js"], []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if not (static / name).is_file():
+            missing.append(name)
+            continue
+        todo += pattern.findall((static / name).read_text())
+    assert missing == [] and {"page.js", "painting.js", "colorizing.js", "views.js"} <= seen
