@@ -148,6 +148,8 @@ def test_old_import_paths_still_find_what_the_packages_load_lazily():
     code = ("from irodori.data import build_dataset, SyntheticShapes, draw_shapes, LINE_EXTRACTORS\n"
             "from irodori.models import MultiScaleDiscriminator, Pix2PixHDGenerator, build_discriminator\n"
             "from irodori.pipeline import Colorizer\n"
+            "from irodori.colorize import ColorizeOptions, Colorizer as Same, HintLayer, ModelFiles\n"
+            "assert Same is Colorizer\n"
             "import irodori.data, irodori.models\n"
             "assert 'build_dataset' in dir(irodori.data) and 'PatchDiscriminator' in dir(irodori.models)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

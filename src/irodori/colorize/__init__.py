@@ -25,7 +25,7 @@ _EXPORTS = {
     "Colorizer": "pipeline", "ColorizeResult": "pipeline", "lineart_to_unit": "pipeline",
     "ColorizeOptions": "options",
     "HintLayer": "hint_input", "hint_layer": "hint_input",
-    "ModelFiles": "model_files", "model_files": "model_files",
+    "ModelFiles": "model_files",
 }
 
 __all__ = sorted(_EXPORTS)
