@@ -26,10 +26,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from irodori.claims import claim_regions, outer_background
-from irodori.flats import compose
-from irodori.hint_input import default_hint_size
-from irodori.regions import depth, segment
+from irodori.colorize.claims import claim_regions, outer_background
+from irodori.colorize.flats import compose
+from irodori.colorize.hint_input import default_hint_size
+from irodori.colorize.regions import depth, segment
 
 
 def crop_figure(line: np.ndarray, keep: float, size: int) -> np.ndarray | None:

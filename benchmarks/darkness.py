@@ -27,8 +27,8 @@ from irodori.data.lineart import luma, xdog
 from irodori.data.figure import figure_mask
 from irodori.eval.metrics import figure_lightness, srgb_to_lab
 from irodori.eval.protocol import EVAL_XDOG, load_drawings
-from irodori.hint_input import HintLayer
-from irodori.pipeline import Colorizer
+from irodori.colorize.hint_input import HintLayer
+from irodori.colorize.pipeline import Colorizer
 
 
 def no_hint_colors(col: Colorizer, line: np.ndarray) -> np.ndarray:

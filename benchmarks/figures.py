@@ -22,8 +22,8 @@ from PIL import Image, ImageDraw
 from irodori.eval.metrics import region_bleed, region_fill
 from irodori.eval.protocol import HINT_MAP_SIZE, load_drawings, require_hintauc
 from irodori.eval.regionhints import closed_region_dots
-from irodori.hint_input import HintLayer, layer_from_floats
-from irodori.pipeline import Colorizer
+from irodori.colorize.hint_input import HintLayer, layer_from_floats
+from irodori.colorize.pipeline import Colorizer
 
 MODES = ("model", "regions", "hints-only")
 

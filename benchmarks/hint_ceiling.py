@@ -27,7 +27,7 @@ import torch
 
 from irodori.eval.evaluate import hint_de_truth, load_openmoji_split, run_generator
 from irodori.eval.metrics import METRICS, line_regions
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 
 
 def closed_regions(line: np.ndarray) -> tuple[np.ndarray, set[int]]:

@@ -28,9 +28,9 @@ import torch
 
 from irodori.eval.adapter import colorizer_methods
 from irodori.eval.protocol import ALPHAS, evaluate_protocol, load_drawings, require_hintauc
-from irodori.onnx_backend import OnnxGenerator, export_onnx
+from irodori.colorize.onnx_backend import OnnxGenerator, export_onnx
 from irodori.perf import time_calls
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 
 VARIANTS = ("dynamic", "static")
 
@@ -121,7 +121,7 @@ def speed(args) -> None:
     rows = {}
     for precision in ("fp32", "bf16"):
         col = Colorizer.from_pretrained(args.model, precision=precision)
-        from irodori.precision import as_input
+        from irodori.colorize.precision import as_input
         xs = [as_input(t, col.dtype, "cpu") for t in x.values()]
         with torch.inference_mode():
             rows[f"torch {precision}"] = _median_ms(lambda: col.generator(*xs, flat=True), args.n)

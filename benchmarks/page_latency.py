@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 from irodori.web.app import create_app, find_model_card
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "irodori" / "assets" / "samples"

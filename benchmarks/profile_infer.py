@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from irodori.precision import as_input
+from irodori.colorize.precision import as_input
 from irodori.models.summary import generator_inputs
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 
 
 #: --stages: top-level modules merged into the U-Net's stages.
@@ -100,7 +100,7 @@ def report(args) -> None:
     clock = time.thread_time if args.threads == 1 and not args.wall else time.perf_counter
     col = Colorizer.from_pretrained(args.model, precision=args.precision)
     G, dtype = col.generator, col.dtype
-    if args.plain:  # the generator as irodori.precision prepared it before fold_for_inference existed
+    if args.plain:  # the generator as irodori.colorize.precision prepared it before fold_for_inference existed
         G = Colorizer._load_torch(args.model, "cpu")[0].eval().to(dtype=dtype, memory_format=torch.channels_last)
     x = [as_input(t, dtype, "cpu") for t in generator_inputs(1, args.size)]
     named = groups(G, args.leaves)
@@ -147,7 +147,7 @@ def main() -> None:
     p.add_argument("--wall", action="store_true", help="wall time even at one thread")
     p.add_argument("--ops", action="store_true", help="also torch.profiler's op table")
     p.add_argument("--stages", action="store_true", help="rows merged into the U-Net's stages")
-    p.add_argument("--plain", action="store_true", help="without irodori.precision.fold_for_inference")
+    p.add_argument("--plain", action="store_true", help="without irodori.colorize.precision.fold_for_inference")
     p.add_argument("--allocator", action="store_true",
                    help="keep freed memory in the process (irodori.threads.keep_freed_memory) first")
     report(p.parse_args())

@@ -27,7 +27,7 @@ import time
 import httpx
 from PIL import Image
 
-from irodori.options import BACKENDS
+from irodori.colorize.options import BACKENDS
 
 sys.path.insert(0, os.path.dirname(__file__))
 from load_test import free_port, lineart, wait_until_up  # noqa: E402

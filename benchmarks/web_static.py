@@ -33,10 +33,10 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from test_web_static import serve  # noqa: E402  (python -m http.server on a free loopback port)
 
-from irodori.hint_input import hint_layer  # noqa: E402
-from irodori.onnx_backend import OnnxGenerator  # noqa: E402
+from irodori.colorize.hint_input import hint_layer  # noqa: E402
+from irodori.colorize.onnx_backend import OnnxGenerator  # noqa: E402
 from irodori.perf import time_calls  # noqa: E402
-from irodori.pipeline import Colorizer, lineart_to_unit  # noqa: E402
+from irodori.colorize.pipeline import Colorizer, lineart_to_unit  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 TIMED = """async ([b64, hintsB64, size, n]) => {

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from irodori.cli import main
-from irodori.data.imageio import image_bytes
+from irodori.colorize.imageio import image_bytes
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -132,16 +132,16 @@ def test_corrupt_images_in_a_folder_are_skipped_and_counted_and_the_good_ones_wr
 
 
 def test_an_unexpected_exception_for_one_image_is_one_line_and_the_batch_goes_on(tmp_path, capsys, monkeypatch):
-    import irodori.pipeline
+    import irodori.colorize.pipeline
 
-    real = irodori.pipeline.lineart_to_unit
+    real = irodori.colorize.pipeline.lineart_to_unit
 
     def flaky(path, *args, **kwargs):
         if isinstance(path, Path) and path.name == "b.png":
             raise RuntimeError("boom\nwith a second line")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(irodori.pipeline, "lineart_to_unit", flaky)
+    monkeypatch.setattr(irodori.colorize.pipeline, "lineart_to_unit", flaky)
     d = tmp_path / "in"
     for name in ("a.png", "b.png", "c.png"):
         lineart(d / name)
@@ -153,9 +153,9 @@ def test_an_unexpected_exception_for_one_image_is_one_line_and_the_batch_goes_on
 
 
 def test_an_unexpected_exception_for_a_single_image_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
-    import irodori.pipeline
+    import irodori.colorize.pipeline
 
-    monkeypatch.setattr(irodori.pipeline, "lineart_to_unit", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(irodori.colorize.pipeline, "lineart_to_unit", lambda *a, **k: 1 / 0)
     code, _, err = colorize(capsys, lineart(tmp_path / "in.png"), "-o", tmp_path / "out.png")
     assert code == 1
     one_error_line(err, "in.png", "ZeroDivisionError")
@@ -163,16 +163,16 @@ def test_an_unexpected_exception_for_a_single_image_is_one_line_and_exit_1(tmp_p
 
 
 def test_keyboard_interrupt_still_stops_a_batch(tmp_path, capsys, monkeypatch):
-    import irodori.pipeline
+    import irodori.colorize.pipeline
 
-    real = irodori.pipeline.lineart_to_unit
+    real = irodori.colorize.pipeline.lineart_to_unit
 
     def interrupted(path, *args, **kwargs):
         if isinstance(path, Path) and path.name == "b.png":
             raise KeyboardInterrupt
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(irodori.pipeline, "lineart_to_unit", interrupted)
+    monkeypatch.setattr(irodori.colorize.pipeline, "lineart_to_unit", interrupted)
     d = tmp_path / "in"
     for name in ("a.png", "b.png", "c.png"):
         lineart(d / name)

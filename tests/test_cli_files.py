@@ -18,7 +18,7 @@ from PIL import Image
 
 from irodori.atomic import atomic_write_files
 from irodori.cli import main
-from irodori.data.imageio import open_image, to_rgb_array
+from irodori.colorize.imageio import open_image, to_rgb_array
 from test_cli_colorize import _one_thread, colorize, lineart, one_error_line, tree  # noqa: F401 - autouse fixture
 
 

@@ -181,7 +181,7 @@ def _hang(signum, frame):
 @pytest.fixture(scope="module")
 def shared_model():
     """Colorizer.from_pretrained answers one bundled demo model for the whole module."""
-    from irodori.pipeline import Colorizer
+    from irodori.colorize.pipeline import Colorizer
 
     model = Colorizer.from_pretrained("demo")
     threads = torch.get_num_threads()

@@ -196,9 +196,10 @@ def test_training_and_inference_encode_the_same_sample_identically():
     ``resize_hints`` and ``model_inputs``) are the same tensors."""
     import torch
 
-    from irodori.data.imageio import model_inputs, unit_to_tensor
+    from irodori.colorize.imageio import model_inputs
+    from irodori.data.imageio import unit_to_tensor
     from irodori.data.hints import HintPatches
-    from irodori.hint_input import HintLayer, resize_hints
+    from irodori.colorize.hint_input import HintLayer, resize_hints
 
     rng = np.random.default_rng(7)
     h, w = 48, 64

@@ -45,3 +45,30 @@ def test_no_committed_file_holds_a_path_of_the_machine_it_was_made_on():
         data = path.read_bytes()
         found += [f"{name}: {marker.decode()}" for marker in MACHINE_PATHS if marker in data]
     assert found == []
+
+
+#: A dotted name in backticks: ``irodori.colorize.regions``, ``irodori.colorize.claims.hint_report``.
+_DOTTED = re.compile(r"`(irodori(?:\.\w+)+)`")
+
+
+def _dotted_exists(name: str) -> bool:
+    """``name`` is a module or package of ``irodori``, or a name a module defines (or imports) at its top level."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        base = PACKAGE.parent.joinpath(*parts[:cut])
+        module = base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+        if module.is_file():
+            rest = parts[cut:]
+            if not rest:
+                return True
+            text = module.read_text()
+            defines = rf"^(?:(?:async )?def |class |from \S+ import .*\b)?{rest[0]}\b"
+            return len(rest) == 1 and re.search(defines, text, re.M) is not None
+    return False
+
+
+def test_every_dotted_module_name_in_the_documents_exists():
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    names = {name for doc in documents for name in _DOTTED.findall(doc.read_text())}
+    assert len(names) > 10
+    assert sorted(name for name in names if not _dotted_exists(name)) == []

@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from irodori.claims import REASONS, claim_regions, hint_report, outer_background
-from irodori.flats import FLATS_MODES, compose
-from irodori.regions import segment
+from irodori.colorize.claims import REASONS, claim_regions, hint_report, outer_background
+from irodori.colorize.flats import FLATS_MODES, compose
+from irodori.colorize.regions import segment
 
 S = 128
 RED, GREEN, BLUE = np.array([0.9, 0.1, 0.1]), np.array([0.1, 0.8, 0.2]), np.array([0.1, 0.2, 0.9])

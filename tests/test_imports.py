@@ -5,16 +5,24 @@ of a readable size (the house style: files under ~400 lines, functions under ~80
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+#: The inference package: everything a colorization runs on.
+INFERENCE = "irodori.colorize"
 #: What training, the datasets, the line extractors and the baseline networks are made of: colorizing (the
-#: pipeline and the web app over it) loads none of it.
+#: inference package, and the web app over it) loads none of it.
 TRAINING_ONLY = ("irodori.train", "irodori.data.datasets", "irodori.data.corpus", "irodori.data.synthetic",
                  "irodori.data.sources", "irodori.extractors", "irodori.models.alacgan", "irodori.models.pix2pixhd",
                  "irodori.models.discriminator")
+#: What no module of the inference package imports, at its top or inside a function: training and all of the
+#: data side, evaluation, experiments, the weight converters, the losses, the baselines and the discriminator,
+#: and the interfaces above it.
+NOT_FOR_INFERENCE = (*TRAINING_ONLY, "irodori.data", "irodori.eval", "irodori.experiments", "irodori.convert",
+                     "irodori.losses", "irodori.onnx_int8", "irodori.cli", "irodori.web")
 #: Where a function-level import needs no comment: the CLI imports each command's modules when it runs,
 #: so that ``irodori --help`` and argument errors stay fast.
 LAZY_OK = ("irodori.cli",)
@@ -117,17 +125,31 @@ def _loaded_by(module: str) -> list[str]:
     return proc.stdout.split()
 
 
+def _is_under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_no_module_of_the_inference_package_imports_training_data_or_interfaces():
+    found = [f"{module}:{node.lineno} imports {target}" for module, path in MODULES.items()
+             if _is_under(module, (INFERENCE,)) for target, node, _lazy in _imports(path)
+             if _is_under(target, NOT_FOR_INFERENCE)]
+    assert found == []
+
+
 def test_colorizing_loads_no_training_code():
-    for entry in ("irodori.pipeline", "irodori.web.app"):
-        loaded = _loaded_by(entry)
-        assert entry in loaded
-        assert [m for m in loaded if m.startswith(TRAINING_ONLY)] == [], entry
+    inference = [m for m in MODULES if _is_under(m, (INFERENCE,))]
+    for entries in (inference, ["irodori.pipeline"], ["irodori.web.app"]):
+        loaded = _loaded_by(", ".join(entries))
+        assert set(entries) <= set(loaded)
+        assert [m for m in loaded if _is_under(m, TRAINING_ONLY)] == [], entries
 
 
 def test_old_import_paths_still_find_what_the_packages_load_lazily():
     code = ("from irodori.data import build_dataset, SyntheticShapes, draw_shapes, LINE_EXTRACTORS\n"
             "from irodori.models import MultiScaleDiscriminator, Pix2PixHDGenerator, build_discriminator\n"
             "from irodori.pipeline import Colorizer\n"
+            "from irodori.colorize import ColorizeOptions, Colorizer as Same, HintLayer, ModelFiles\n"
+            "assert Same is Colorizer\n"
             "import irodori.data, irodori.models\n"
             "assert 'build_dataset' in dir(irodori.data) and 'PatchDiscriminator' in dir(irodori.models)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -164,3 +186,29 @@ def test_no_module_is_over_400_lines_and_no_function_over_80():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
                 too_long.append(f"{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert too_long == []
+
+
+def test_no_script_of_the_page_is_over_400_lines():
+    static = SRC / "irodori" / "web" / "static"
+    scripts = sorted(static.rglob("*.js"))
+    assert scripts, static
+    too_long = [f"{p.relative_to(static)}: {n} lines" for p in scripts if (n := p.read_text().count("\n")) > 400]
+    assert too_long == []
+
+
+def test_every_script_the_page_imports_is_one_of_its_static_files():
+    """The page is plain ES modules from ``web/static`` (``irodori export-web`` copies that folder whole): every
+    ``import ... from './x.js'`` and ``import('./x.js')``, followed from ``app.js``, names a file there."""
+    static = SRC / "irodori" / "web" / "static"
+    pattern = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(\s*)['"]\./([\w.-]+\.js)['"]""")
+    seen, todo, missing = set(), ["app.js"], []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if not (static / name).is_file():
+            missing.append(name)
+            continue
+        todo += pattern.findall((static / name).read_text())
+    assert missing == [] and {"page.js", "painting.js", "colorizing.js", "views.js"} <= seen

@@ -10,7 +10,7 @@ from PIL import Image
 from psd_tools import PSDImage
 
 from irodori.cli import main
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 
 from conftest import cross_lineart
 
@@ -87,7 +87,7 @@ def test_hints_only_and_model_modes_from_the_cli(model_path, tmp_path):
 
 
 def test_the_psd_preview_is_the_merged_image_as_given():
-    from irodori.layerfile import Layer, psd_bytes
+    from irodori.colorize.layerfile import Layer, psd_bytes
 
     rng = np.random.default_rng(0)
     h, w = 37, 53
@@ -104,7 +104,7 @@ def test_the_psd_preview_is_the_merged_image_as_given():
 
 
 def test_psd_line_and_hint_layers_carry_real_transparency_not_a_mask():
-    from irodori.layerfile import Layer, psd_bytes
+    from irodori.colorize.layerfile import Layer, psd_bytes
 
     ink = np.zeros((16, 20, 4), np.uint8)
     ink[4:8, :, 3] = 255  # one band of opaque black ink on a transparent layer

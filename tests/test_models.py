@@ -158,7 +158,7 @@ def test_options_apply_to_the_unet_only_and_are_validated():
 def test_an_unshuffle_release_colorizes_odd_sizes_padded_to_its_multiple(tmp_path):
     import numpy as np
 
-    from irodori.pipeline import Colorizer
+    from irodori.colorize.pipeline import Colorizer
     from irodori.release import save_release
 
     torch.manual_seed(0)

@@ -13,8 +13,8 @@ pytest.importorskip("onnxruntime")
 from irodori.cli import main  # noqa: E402
 from irodori.config import load_config  # noqa: E402
 from irodori.models import build_generator  # noqa: E402
-from irodori.onnx_backend import OnnxGenerator, cached_onnx_generator, export_onnx, read_metadata  # noqa: E402
-from irodori.pipeline import Colorizer  # noqa: E402
+from irodori.colorize.onnx_backend import OnnxGenerator, cached_onnx_generator, export_onnx, read_metadata  # noqa: E402
+from irodori.colorize.pipeline import Colorizer  # noqa: E402
 
 from conftest import TINY_WIDTHS, cross_lineart  # noqa: E402
 

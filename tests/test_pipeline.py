@@ -8,9 +8,9 @@ from PIL import Image
 
 import irodori
 from irodori.cli import main
-from irodori.hint_input import HintError, draw_hints, hint_layer_from_image, parse_hint_json
-from irodori.pipeline import Colorizer, working_size
-from irodori.regions import depth, segment
+from irodori.colorize.hint_input import HintError, draw_hints, hint_layer_from_image, parse_hint_json
+from irodori.colorize.pipeline import Colorizer, working_size
+from irodori.colorize.regions import depth, segment
 
 from conftest import cross_lineart
 
@@ -149,14 +149,16 @@ def test_bundled_pipeline_fills_each_hinted_region_of_a_drawing_it_never_saw():
 def test_colorize_options_are_checked_when_made():
     from irodori.errors import InputError
     from irodori.config import WORKING_SIZE
-    from irodori.options import ColorizeOptions, backend_precision
+    from irodori.colorize.options import ColorizeOptions
 
     assert ColorizeOptions().long_side == WORKING_SIZE
     assert ColorizeOptions(resolution=64, shading=1, max_gap=0).long_side == 64
-    for bad in [dict(flats="paint"), dict(shading=1.5), dict(shading="0.5"), dict(max_gap=65), dict(resolution=8)]:
+    for bad in [dict(flats="paint"), dict(shading=1.5), dict(shading="0.5"), dict(max_gap=65), dict(resolution=8),
+                dict(backend="tensorrt"), dict(precision="fp8")]:
         with pytest.raises(InputError, match=next(iter(bad))):
             ColorizeOptions(**bad)
-    assert (backend_precision("torch", "bf16"), backend_precision("onnx", "bf16")) == ("bf16", "fp32")
+    torch_bf16, onnx_bf16 = (ColorizeOptions(backend=b, precision="bf16") for b in ("torch", "onnx"))
+    assert (torch_bf16.generator_precision, onnx_bf16.generator_precision) == ("bf16", "fp32")
 
 
 @pytest.mark.parametrize("argv", [["colorize", "x.png", "-o", "out"], ["serve"], ["bench", "infer"]])
@@ -164,7 +166,7 @@ def test_every_command_offers_the_declared_backends_and_the_server_one_queue_def
     import inspect
 
     from irodori.cli import _commands, build_parser
-    from irodori.options import BACKENDS
+    from irodori.colorize.options import BACKENDS
     from irodori.web.app import create_app
 
     parser = build_parser(_commands())

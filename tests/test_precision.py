@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from irodori import precision
+from irodori.colorize import precision
 from irodori.cli import main
 from irodori.config import load_config
 from irodori.errors import ConfigError
-from irodori.precision import as_input, prepare_generator, resolve_precision
+from irodori.colorize.precision import as_input, prepare_generator, resolve_precision
 from irodori.models import build_generator
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 
 from conftest import cross_lineart
 

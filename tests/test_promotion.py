@@ -15,7 +15,7 @@ from irodori.eval.adapter import colorizer_methods
 from irodori.eval.gate import decide
 from irodori.data.figure import figure_mask
 from irodori.eval.metrics import figure_lightness
-from irodori.hint_input import layer_from_floats
+from irodori.colorize.hint_input import layer_from_floats
 from irodori.losses import generator_objective, region_l1_loss
 
 S = 64

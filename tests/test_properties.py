@@ -12,9 +12,9 @@ from PIL import Image
 
 from irodori.config import load_config
 from irodori.errors import IrodoriError
-from irodori.hint_input import HintError, draw_hints, parse_hint_json
+from irodori.colorize.hint_input import HintError, draw_hints, parse_hint_json
 from irodori.models import build_generator
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=10),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from irodori.cli.bench import synthetic_lineart
-from irodori.regions import default_max_gap, depth, ink_mask, segment
+from irodori.colorize.regions import default_max_gap, depth, ink_mask, segment
 
 S = 128
 

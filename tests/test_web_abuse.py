@@ -12,7 +12,7 @@ from PIL import Image
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from irodori.pipeline import Colorizer  # noqa: E402
+from irodori.colorize.pipeline import Colorizer  # noqa: E402
 from irodori.web.app import create_app  # noqa: E402
 from test_web_api import (  # noqa: E402
     TEST_HOSTS, GatedColorizer, colorizer, lineart_png, make_app, model_file, png_bytes, post)

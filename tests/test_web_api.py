@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from irodori.cli import main  # noqa: E402
 from irodori.config import load_config  # noqa: E402
 from irodori.models import build_generator  # noqa: E402
-from irodori.pipeline import Colorizer, ColorizeResult  # noqa: E402
+from irodori.colorize.pipeline import Colorizer, ColorizeResult  # noqa: E402
 from irodori.release import save_release  # noqa: E402
 from irodori.web.app import create_app, find_model_card  # noqa: E402
 
@@ -328,8 +328,8 @@ def test_the_page_and_its_assets_are_served(client):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert 'id="hint-canvas"' in page.text
-    for asset in ("app.js", "style.css", "favicon.svg", "hints.js", "layer.js", "markdown.js", "palette.js",
-                  "radios.js", "server.js", "zoom.js"):
+    for asset in ("app.js", "page.js", "painting.js", "colorizing.js", "views.js", "style.css", "favicon.svg",
+                  "hints.js", "layer.js", "markdown.js", "palette.js", "radios.js", "server.js", "zoom.js"):
         answer = client.get(f"/static/{asset}")
         assert answer.status_code == 200
         assert "default-src 'self'" in answer.headers["content-security-policy"]

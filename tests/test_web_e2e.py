@@ -23,8 +23,8 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from conftest import serving  # noqa: E402
 
-from irodori.hint_input import draw_hints, parse_hint_json  # noqa: E402
-from irodori.pipeline import Colorizer  # noqa: E402
+from irodori.colorize.hint_input import draw_hints, parse_hint_json  # noqa: E402
+from irodori.colorize.pipeline import Colorizer  # noqa: E402
 from irodori.web.app import create_app, find_model_card  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,6 +1,6 @@
 """The page without a server, in real headless Chromium (Playwright), served by ``python -m http.server``.
 
-* The cross-check: the same drawings, hints and model colors through Python (irodori.regions, irodori.flats) and
+* The cross-check: the same drawings, hints and model colors through Python (irodori.colorize.regions, irodori.colorize.flats) and
   through the browser's port (static/regions.js, static/flats.js) give the same region labels (at least 99.5%
   of pixels) and the same flats, shading and image (within 2/255). It serves the page's static folder itself,
   so it needs no npm.
@@ -25,11 +25,11 @@ import pytest
 from PIL import Image
 
 from irodori.data import SampleSpec, draw_shapes, make_sample
-from irodori.claims import claim_regions, hint_report
-from irodori.flats import compose
-from irodori.hint_input import HintLayer, hint_layer
-from irodori.pipeline import Colorizer, lineart_to_unit
-from irodori.regions import segment
+from irodori.colorize.claims import claim_regions, hint_report
+from irodori.colorize.flats import compose
+from irodori.colorize.hint_input import HintLayer, hint_layer
+from irodori.colorize.pipeline import Colorizer, lineart_to_unit
+from irodori.colorize.regions import segment
 from irodori.web.site import STATIC_DIR, VENDORED
 from test_web_e2e import HINTS, H, W, Page, browser, drawing, filled  # noqa: F401 - fixtures too
 

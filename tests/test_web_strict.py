@@ -165,7 +165,7 @@ def test_freed_memory_goes_back_to_the_os_after_a_large_request_only(colorizer, 
 
 
 def test_an_upload_is_decoded_once_and_its_options_checked_in_one_place(colorizer, monkeypatch):
-    from irodori import pipeline
+    from irodori.colorize import pipeline
     from irodori.errors import InputError
     from irodori.web import uploads
 

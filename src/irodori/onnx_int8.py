@@ -1,10 +1,10 @@
 """An int8 generator for CPUs without native bf16: ONNX Runtime static quantization of the ONNX export.
 
-:func:`quantize_onnx` turns a file written by :func:`irodori.onnx_backend.export_onnx` into a QDQ model:
+:func:`quantize_onnx` turns a file written by :func:`irodori.colorize.onnx_backend.export_onnx` into a QDQ model:
 weights int8 per output channel, activations uint8 with ranges calibrated on :func:`calibration_inputs`
 (training-style samples of synthetic drawings: XDoG line art, region scribbles or patch hints; seeded, so
 the same model always quantizes to the same file). The metadata (config, native size, multiple) is kept
-and ``irodori.precision=int8`` added, so :class:`irodori.onnx_backend.OnnxGenerator` loads it like any export.
+and ``irodori.colorize.precision=int8`` added, so :class:`irodori.colorize.onnx_backend.OnnxGenerator` loads it like any export.
 
 Measured (benchmarks/int8.py, README "Performance"): Hint-AUC PSNR within 0.2 dB of fp32 on the validation
 splits, about 3x faster than torch fp32 on one AVX-512 VNNI core. Dynamic quantization (ConvInteger) was
@@ -24,7 +24,7 @@ import numpy as np
 from irodori.atomic import atomic_write_bytes
 from irodori.data.sample import SampleSpec, make_sample
 from irodori.data.synthetic import draw_shapes
-from irodori.onnx_backend import _META, INPUT_NAMES, _require
+from irodori.colorize.onnx_backend import _META, INPUT_NAMES, _require
 
 #: Calibration: this many synthetic samples at this size (the bundled model's own scale).
 CALIBRATION_SAMPLES = 32

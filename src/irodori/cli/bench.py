@@ -10,8 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
+from irodori.colorize.options import BACKENDS, PRECISIONS, ColorizeOptions
 from irodori.config import whole_number
-from irodori.options import BACKENDS, PRECISIONS, backend_precision
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
@@ -108,24 +108,25 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
                         "thread policy idle and loaded, and every fixed thread count loaded")
 
 
-def _infer_model(args, precision: str):
-    """(description, config, generator, dtype) of what ``bench infer`` times."""
+def _infer_model(args, options: ColorizeOptions):
+    """(description, config, generator, dtype) of what ``bench infer`` times: a torch generator in
+    ``options.generator_precision`` (``--backend onnx`` exports it itself), or an ``.onnx`` file as it is."""
     from irodori.config import load_config
     from irodori.models import build_generator
 
     if args.preset:
-        from irodori.precision import prepare_generator
+        from irodori.colorize.precision import prepare_generator
 
         cfg = load_config(args.preset)
-        G, dtype = prepare_generator(build_generator(cfg.generator), "cpu", precision)
+        G, dtype = prepare_generator(build_generator(cfg.generator), "cpu", options.generator_precision)
         return f"preset {args.preset} (random weights)", cfg, G, dtype
-    from irodori.pipeline import Colorizer
+    from irodori.colorize.pipeline import Colorizer
 
-    if args.backend == "onnx" and (args.model or "").lower().endswith(".onnx"):  # e.g. export-onnx --int8
-        col = Colorizer.from_pretrained(args.model, backend="onnx")
+    if options.backend == "onnx" and (args.model or "").lower().endswith(".onnx"):  # e.g. export-onnx --int8
+        col = Colorizer.load(args.model, options)
         precision = col.generator.metadata.get("precision", "fp32")
         return f"model {args.model} ({precision})", col.config, col.generator, col.dtype
-    col = Colorizer.from_pretrained(args.model or "demo", precision=precision)
+    col = Colorizer.from_pretrained(args.model or "demo", precision=options.generator_precision)
     return f"model {args.model or 'demo'}", col.config, col.generator, col.dtype
 
 
@@ -137,7 +138,7 @@ def _infer_runner(args, G, cfg, dtype, tmp: Path):
 
     x = generator_inputs(1, args.size)
     if args.backend == "onnx":
-        from irodori.onnx_backend import OnnxGenerator, export_onnx
+        from irodori.colorize.onnx_backend import OnnxGenerator, export_onnx
 
         path = G.path if isinstance(G, OnnxGenerator) else export_onnx(G, cfg, tmp / "generator.onnx")
         feeds = [t.numpy() for t in x]
@@ -146,7 +147,7 @@ def _infer_runner(args, G, cfg, dtype, tmp: Path):
             session = OnnxGenerator(path, threads)
             return lambda: session.run(*feeds)
         return onnx_runner
-    from irodori.precision import as_input
+    from irodori.colorize.precision import as_input
 
     x = [as_input(t, dtype, "cpu") for t in x]
 
@@ -190,8 +191,7 @@ def _run_infer(args) -> int:
         raise ConfigError("--size must be a positive multiple of 16 and --n >= 1")
     choice = threads.apply(args.threads)
     keep_freed_memory()  # as `irodori colorize` and `irodori serve` run
-    precision = backend_precision(args.backend, args.precision)
-    what, cfg, G, dtype = _infer_model(args, precision)
+    what, cfg, G, dtype = _infer_model(args, ColorizeOptions(backend=args.backend, precision=args.precision))
     with torch.device("meta"):
         _, macs = summarize(build_generator(cfg.generator), generator_inputs(1, args.size, "meta"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -249,7 +249,7 @@ def synthetic_lineart(size: int, seed: int = 0):
 
 
 def _run_regions(args) -> int:
-    """Line-art segmentation (:mod:`irodori.regions`) on one core in ms per megapixel, then the whole
+    """Line-art segmentation (:mod:`irodori.colorize.regions`) on one core in ms per megapixel, then the whole
     ``colorize`` of the same drawing (model, regions, flats and the layered .ora/.psd encoding) with
     one dot in each large closed region."""
     import cv2
@@ -260,11 +260,11 @@ def _run_regions(args) -> int:
     from irodori.cli.colorize_outputs import Job, output_files
     from irodori.errors import ConfigError
     from irodori.eval.regionhints import closed_region_dots
-    from irodori.hint_input import layer_from_floats
+    from irodori.colorize.hint_input import layer_from_floats
     from irodori.threads import keep_freed_memory
     from irodori.perf import summarize_ms, time_calls
-    from irodori.pipeline import Colorizer, lineart_to_unit
-    from irodori.regions import segment
+    from irodori.colorize.pipeline import Colorizer, lineart_to_unit
+    from irodori.colorize.regions import segment
 
     if args.size < 16 or args.n < 1:
         raise ConfigError("--size must be at least 16 and --n >= 1")
@@ -277,7 +277,7 @@ def _run_regions(args) -> int:
     count = segment(line).count
     choice = threads.apply(args.threads)
     keep_freed_memory()
-    col = Colorizer.from_pretrained(args.model, precision="auto")
+    col = Colorizer.load(args.model, ColorizeOptions(precision="auto"))
     hint, mask = closed_region_dots(line, np.full(line.shape + (3,), 0.5, np.float32))
     layer = layer_from_floats(hint, mask)
     whole = summarize_ms(time_calls(lambda: col(line, layer), args.n))

@@ -8,15 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from irodori.colorize.options import (BACKENDS, DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, PRECISIONS,
+                                      RESOLUTION_RANGE, SHADING_RANGE, WORKING_SIZE, ColorizeOptions)
 from irodori.config import decimal_number, whole_number
 from irodori.errors import InputError, IrodoriError
-from irodori.options import (BACKENDS, DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, PRECISIONS, RESOLUTION_RANGE,
-                             SHADING_RANGE, WORKING_SIZE, ColorizeOptions, backend_precision)
 from irodori.userfiles import regular_file
 
 if TYPE_CHECKING:
     from irodori.cli.colorize_outputs import Job
-
 
 
 def add_parser(sub) -> None:
@@ -112,8 +111,8 @@ def _report(job: Job, message: str) -> None:
 def _outputs(result, job: Job) -> list[tuple[Path, bytes]]:
     """Every file of one job (:data:`~irodori.cli.colorize_outputs.LAYER_SUFFIXES` order), encoded in memory
     first so that a failure writes nothing."""
-    from irodori.data.imageio import image_bytes
-    from irodori.layerfile import LAYER_FORMATS, LAYER_PNGS, layer_outputs
+    from irodori.colorize.imageio import image_bytes
+    from irodori.colorize.layerfile import LAYER_FORMATS, LAYER_PNGS, layer_outputs
 
     target, *layer_paths = job.files
     files = [(target, image_bytes(result.image, target.suffix))]
@@ -142,7 +141,7 @@ def _write_all(files: list[tuple[Path, bytes]]) -> None:
 def _hints_for(args, file: Path, height: int, width: int):
     """The hints for one line art: --hints and --hint merged (flags win), else the file's sidecar, else none."""
     from irodori.cli.colorize_outputs import SIDECARS
-    from irodori.hint_input import hint_layer, merge_hints
+    from irodori.colorize.hint_input import hint_layer, merge_hints
 
     if args.hints or args.hint:
         layers = [hint_layer(Path(args.hints), height, width)] if args.hints else []
@@ -164,15 +163,20 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def _colorize_one(args, colorizer, job: Job) -> int:
+def _options(args) -> ColorizeOptions:
+    """What the command line chose, checked once."""
+    return ColorizeOptions(args.flats, args.shading, args.max_gap, args.resolution, args.backend, args.precision)
+
+
+def _colorize_one(args, colorizer, job: Job, options: ColorizeOptions) -> int:
     """Colorize one job and write its files; returns the working size it ran at."""
-    from irodori.hint_input import hint_layer
-    from irodori.pipeline import lineart_to_unit
+    from irodori.colorize.hint_input import hint_layer
+    from irodori.colorize.pipeline import lineart_to_unit
 
     file = job.source.path
     line = lineart_to_unit(file, colorizer.max_pixels)
     layer = hint_layer(_hints_for(args, file, *line.shape), *line.shape)
-    result = colorizer.colorize(line, layer, ColorizeOptions(args.flats, args.shading, args.max_gap, args.resolution))
+    result = colorizer.colorize(line, layer, options)
     _write_all(_outputs(result, job))
     return result.resolution
 
@@ -182,25 +186,24 @@ def run(args) -> int:
     from irodori.cli.colorize_outputs import collect, plan
 
     thread_policy.parse_threads(args.threads)  # a bad value fails before any work
+    options = _options(args)
     if args.hints is not None:
         regular_file(args.hints, "hint file")
     hint_files = (Path(args.hints),) if args.hints else ()
     jobs = plan(collect(args.inputs, hint_files, args.out), args.out, args.layers, protected=list(hint_files))
 
+    from irodori.colorize.pipeline import Colorizer
     from irodori.threads import keep_freed_memory
-    from irodori.pipeline import Colorizer
 
     thread_policy.apply(args.threads)
     keep_freed_memory()
-    colorizer = Colorizer.from_pretrained(args.model, backend=args.backend,
-                                          precision=backend_precision(args.backend, args.precision))
-    return _colorize_all(args, colorizer, jobs)
+    return _colorize_all(args, Colorizer.load(args.model, options), jobs, options)
 
 
-def _colorize_all(args, colorizer, jobs: list[Job]) -> int:
+def _colorize_all(args, colorizer, jobs: list[Job], options: ColorizeOptions) -> int:
     """Each job in turn. A bad image is reported in one line and counted, and the rest go on; bad --hints or
     --hint (the same for every image) and an unwritable output stop the batch. Exit 1 if any image failed."""
-    from irodori.hint_input import HintError
+    from irodori.colorize.hint_input import HintError
 
     failures = 0
     sizes = set()
@@ -211,7 +214,7 @@ def _colorize_all(args, colorizer, jobs: list[Job]) -> int:
     try:
         for job in jobs:
             try:
-                sizes.add(_colorize_one(args, colorizer, job))
+                sizes.add(_colorize_one(args, colorizer, job, options))
             except IrodoriError as exc:
                 stops = isinstance(exc, WriteError) or (isinstance(exc, HintError) and bool(args.hints or args.hint))
                 if len(jobs) == 1 or stops:

@@ -1,6 +1,6 @@
 """Where ``irodori colorize`` writes: every input's output paths, planned and checked before any image is colored.
 
-``-o`` names a file when it ends in a writable image suffix (:data:`irodori.data.imageio.OUTPUT_FORMATS`) and
+``-o`` names a file when it ends in a writable image suffix (:data:`irodori.colorize.imageio.OUTPUT_FORMATS`) and
 there is one input; otherwise a folder. In a folder each output is ``OUT/SUB/STEM.png``, ``SUB`` the image's
 sub-folder within the input folder it was found in (none for a file named on the command line). When two
 inputs would get the same output name (``x.png`` and ``x.jpg`` side by side, or their layer files), both keep
@@ -19,9 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from irodori.data.imageio import OUTPUT_FORMATS, find_images
+from irodori.colorize.imageio import OUTPUT_FORMATS, find_images
 from irodori.errors import InputError
-from irodori.layerfile import LAYER_FORMATS, LAYER_PNGS
+from irodori.colorize.layerfile import LAYER_FORMATS, LAYER_PNGS
 from irodori.userfiles import kind, name_problem, output_problem, shown
 
 SIDECARS = (".hints.json", ".hints.png")

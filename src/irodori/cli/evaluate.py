@@ -93,7 +93,7 @@ def run(args) -> int:
     if args.protocol == "hintauc":
         return _run_hintauc(args)
     from irodori.eval.evaluate import check_metrics, dataset_key, evaluate, load_openmoji_split
-    from irodori.pipeline import Colorizer
+    from irodori.colorize.pipeline import Colorizer
     from irodori.atomic import atomic_write_text
 
     t0 = time.perf_counter()
@@ -123,7 +123,7 @@ def run(args) -> int:
 
 def _shadings(text: str | None) -> list[float]:
     from irodori.errors import InputError
-    from irodori.flats import DEFAULT_SHADING
+    from irodori.colorize.flats import DEFAULT_SHADING
 
     if text is None:
         return [DEFAULT_SHADING]
@@ -143,8 +143,8 @@ def _run_hintauc(args) -> int:
     from irodori.errors import InputError
     from irodori.eval.adapter import colorizer_methods
     from irodori.eval.protocol import evaluate_protocol, load_drawings, paint_bucket, plot_curves, require_hintauc
-    from irodori.flats import FLATS_MODES
-    from irodori.pipeline import Colorizer
+    from irodori.colorize.flats import FLATS_MODES
+    from irodori.colorize.pipeline import Colorizer
 
     t0 = time.perf_counter()
     require_hintauc()

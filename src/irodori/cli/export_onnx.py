@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
                                    "--backend onnx --model FILE.onnx` can use it. Needs `pip install 'irodori[onnx]'`.")
     p.add_argument("--model", default="demo", help="bundled model name, .safetensors file or run directory")
     p.add_argument("--out", required=True, metavar="FILE.onnx", help="output file (written atomically)")
-    p.add_argument("--opset", type=whole_number, help="ONNX opset version (default: irodori.onnx_backend.DEFAULT_OPSET)")
+    p.add_argument("--opset", type=whole_number, help="ONNX opset version (default: irodori.colorize.onnx_backend.DEFAULT_OPSET)")
     p.add_argument("--int8", action="store_true",
                    help="write an int8 model (ONNX Runtime static quantization, calibrated on synthetic "
                         "drawings): for CPUs without native bf16; within 0.2 dB Hint-AUC PSNR of fp32 on the "
@@ -23,8 +23,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from irodori.errors import ConfigError
-    from irodori.onnx_backend import DEFAULT_OPSET, export_onnx
-    from irodori.pipeline import Colorizer
+    from irodori.colorize.onnx_backend import DEFAULT_OPSET, export_onnx
+    from irodori.colorize.pipeline import Colorizer
 
     args.opset = args.opset or DEFAULT_OPSET
     if args.model.lower().endswith(".onnx"):

@@ -45,7 +45,7 @@ def run(args) -> int:
     from irodori.atomic import atomic_write_text
     from irodori.eval.gate import decide, evaluate_models, format_table
     from irodori.eval.protocol import require_hintauc
-    from irodori.pipeline import Colorizer
+    from irodori.colorize.pipeline import Colorizer
     from irodori.release import export_any
 
     require_hintauc()
@@ -122,20 +122,20 @@ def _choose(decisions: dict) -> str:
 def _replace(args, cand_path, chosen: str, results: dict, notes: list[str]) -> None:
     """Replace the baseline's weights and JSON (and, for the bundled model, its card) in one atomic step."""
     import json
-    from pathlib import Path
 
     from irodori.atomic import atomic_write_files
+    from irodori.colorize.model_files import model_files
     from irodori.eval.card import render_card
-    from irodori.pipeline import ASSET_DIR, BUNDLED
     from irodori.release import config_path_for
 
-    target = ASSET_DIR / BUNDLED["demo"] if args.baseline == "demo" else Path(args.baseline)
+    baseline = model_files(args.baseline)
+    target = baseline.weights
     meta = json.loads(config_path_for(cand_path).read_text())
     card = render_card(meta, results, {chosen: "promoted", "bundled": "replaced"}, notes, _command(args),
                        args.split)
     files = [(target, cand_path.read_bytes()), (config_path_for(target), config_path_for(cand_path).read_bytes())]
     if args.baseline == "demo":
-        files.append((target.with_suffix(".md"), card.encode()))
+        files.append((baseline.cards[0], card.encode()))
     atomic_write_files(files)
     print(f"wrote {', '.join(str(p) for p, _ in files)}")
 

@@ -6,7 +6,7 @@ import argparse
 
 from irodori.config import whole_number, decimal_number
 from irodori.errors import IrodoriError
-from irodori.options import BACKENDS, PRECISIONS, RESOLUTION_RANGE, backend_precision
+from irodori.colorize.options import BACKENDS, PRECISIONS, RESOLUTION_RANGE, ColorizeOptions
 from irodori.web.limits import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_RESOLUTION, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_QUEUE,
                                 DEFAULT_WORKERS)
 
@@ -47,16 +47,6 @@ def add_parser(sub) -> None:
                         "Other names get 421: a web page cannot point its own DNS name at this server")
 
 
-def _display_name(model: str) -> str:
-    """The model's name as the page shows it: no server paths."""
-    from pathlib import Path
-
-    from irodori.pipeline import BUNDLED
-
-    path = Path(model)
-    return model if model in BUNDLED else (path.name if path.is_dir() else path.stem)
-
-
 def allowed_hosts(host: str, extra: list[str]) -> tuple[str, ...]:
     """The Host names to answer for: loopback, the address listened on, and ``--allow-host`` names; any
     name when listening on every interface without ``--allow-host``."""
@@ -77,8 +67,9 @@ def run(args) -> int:
         raise IrodoriError(f"the web app needs the `web` extra ({exc.name} is missing): "
                            "pip install 'irodori[web]'") from None
     from irodori import threads as thread_policy
+    from irodori.colorize.model_files import model_files
+    from irodori.colorize.pipeline import Colorizer
     from irodori.threads import keep_freed_memory
-    from irodori.pipeline import Colorizer
 
     if args.workers < 1 or args.queue < 0:
         raise IrodoriError(f"--workers must be >= 1 and --queue >= 0, got {args.workers} and {args.queue}")
@@ -87,19 +78,20 @@ def run(args) -> int:
                            f"{RESOLUTION_RANGE[0]}")
     if not 0 <= args.port <= 65535:
         raise IrodoriError(f"--port must lie in 0..65535, got {args.port}")
+    options = ColorizeOptions(backend=args.backend, precision=args.precision)
     # Set once, here: the workers share the cores instead of each grabbing all of them.
     choice = thread_policy.apply(args.threads, per_worker=args.workers)
     keep_freed_memory()
 
-    colorizer = Colorizer.from_pretrained(args.model, backend=args.backend, max_pixels=args.max_pixels,
-                                          precision=backend_precision(args.backend, args.precision))
+    colorizer = Colorizer.load(args.model, options, max_pixels=args.max_pixels)
+    model = model_files(args.model)
     app = create_app(colorizer, max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
                      max_resolution=args.max_resolution, workers=args.workers, queue_size=args.queue,
-                     model_name=_display_name(args.model), model_card=find_model_card(args.model),
+                     model_name=model.name, model_card=find_model_card(args.model),
                      allowed_hosts=allowed_hosts(args.host, args.allow_host))
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"irodori serve: model {args.model} on http://{host}:{args.port}/ "
-          f"({args.backend}, {str(colorizer.dtype).removeprefix('torch.')}, {args.workers} worker(s) x {choice}, "
+          f"({options.backend}, {str(colorizer.dtype).removeprefix('torch.')}, {args.workers} worker(s) x {choice}, "
           f"queue {args.queue}); Ctrl+C stops", flush=True)
     uvicorn.Server(server_config(app, args.host, args.port, log_level="info", timeout_graceful_shutdown=5)).run()
     return 0

@@ -5,9 +5,10 @@ Synthesis is pure functions of an image and an explicit ``numpy.random.Generator
 :mod:`~irodori.data.datasets` only compose them. :func:`~irodori.data.build.build_dataset` is what the
 trainer calls.
 
-Importing this package imports none of its modules: colorizing reads only :mod:`~irodori.data.imageio`,
-and must not load the datasets, the corpus or the line extractors. The names below are still importable
-from here (``from irodori.data import build_dataset``); each loads its own module on first use (PEP 562).
+Colorizing (:mod:`irodori.colorize`) imports nothing of it. Importing this package imports none of its modules,
+so that a module needing one part (evaluation reads :mod:`~irodori.data.imageio`) does not load the datasets,
+the corpus or the line extractors. The names below are still importable from here (``from irodori.data import
+build_dataset``); each loads its own module on first use (PEP 562).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ import torch
 from torch.utils.data import Dataset
 
 from irodori.errors import ConfigError, InputError
-from irodori.data.imageio import can_open, find_images, load_grey, load_rgb
+from irodori.colorize.imageio import find_images
+from irodori.data.imageio import can_open, load_grey, load_rgb
 from irodori.data.lineart import PAPER_MIXTURE, check_methods
 from irodori.data.geometry import random_crop_flip, random_scaled_crop
 from irodori.data.sample import SampleSpec, make_sample

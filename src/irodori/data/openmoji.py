@@ -35,7 +35,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from irodori.atomic import atomic_path, atomic_write_text
-from irodori.data.imageio import to_rgb_array
+from irodori.colorize.imageio import to_rgb_array
 from irodori.data.splits import hash_split
 from irodori.errors import PrepareError
 from irodori.npm import npm_pack

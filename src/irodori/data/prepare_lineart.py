@@ -34,7 +34,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from irodori.atomic import atomic_path, atomic_write_text
-from irodori.data.imageio import find_images, load_rgb
+from irodori.colorize.imageio import find_images
+from irodori.data.imageio import load_rgb
 from irodori.data.lineart import LEARNED_EXTRACTORS, LINE_EXTRACTORS, LineExtractor, check_methods
 from irodori.errors import PrepareError
 from irodori.errors import InputError

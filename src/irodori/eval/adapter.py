@@ -1,4 +1,4 @@
-"""A :class:`~irodori.pipeline.Colorizer` as Hint-AUC protocol methods (:mod:`irodori.eval.protocol`).
+"""A :class:`~irodori.colorize.pipeline.Colorizer` as Hint-AUC protocol methods (:mod:`irodori.eval.protocol`).
 
 The protocol calls every method with the same ``(line, hint, mask)``; the network runs once per
 distinct input (keyed on the arrays' content, never on their addresses) and every flats mode and
@@ -11,8 +11,8 @@ import hashlib
 
 import numpy as np
 
-from irodori.flats import DEFAULT_SHADING
-from irodori.hint_input import HintLayer, layer_from_floats
+from irodori.colorize.flats import DEFAULT_SHADING
+from irodori.colorize.hint_input import HintLayer, layer_from_floats
 
 
 class _OneInputCache:

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from irodori.data.hints import paint_patches, sample_hint_patches
-from irodori.data.imageio import load_grey, load_rgb, model_inputs, output_colors
+from irodori.colorize.imageio import model_inputs, output_colors
+from irodori.data.imageio import load_grey, load_rgb
 from irodori.data.splits import is_kept
 from irodori.errors import InputError
 from irodori.eval.fid import FID

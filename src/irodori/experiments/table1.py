@@ -30,7 +30,7 @@ from irodori.eval.evaluate import EvalItem, dataset_key, evaluate, load_openmoji
 from irodori.eval.fid import FID
 from irodori.models import build_generator
 from irodori.models.summary import count_params, generator_inputs, summarize
-from irodori.pipeline import Colorizer
+from irodori.colorize.pipeline import Colorizer
 from irodori.train.loop import train
 
 #: (label in the table, preset) in the paper's order.

@@ -34,12 +34,12 @@ from irodori.eval.adapter import colorizer_methods
 from irodori.eval.protocol import ALPHAS, ORACLE, Drawing, evaluate_protocol, load_drawings, paint_bucket
 from irodori.eval.protocol import plot_curves
 from irodori.experiments.table1 import model_cost
-from irodori.flats import DEFAULT_SHADING
+from irodori.colorize.flats import DEFAULT_SHADING
 from irodori.models import build_generator
 from irodori.models.summary import generator_inputs
 from irodori.perf import time_calls
-from irodori.pipeline import Colorizer
-from irodori.precision import as_input, prepare_generator
+from irodori.colorize.pipeline import Colorizer
+from irodori.colorize.precision import as_input, prepare_generator
 
 ROWS_256 = (("pix2pixHD-style (Wang et al.)", "demo-256-pix2pixhd"), ("AlacGAN-style (Ci et al.)", "demo-256-alacgan"),
             ("ours w/o CSA", "demo-256-no-attention"), ("ours (CSA)", "demo-256"))

@@ -23,7 +23,7 @@ from irodori.atomic import atomic_write_text
 from irodori.config import Config
 from irodori.data.build import build_dataset
 from irodori.errors import ConfigError
-from irodori.precision import resolve_precision
+from irodori.colorize.precision import resolve_precision
 from irodori.losses import d_adversarial_loss, generator_objective, gradient_penalty
 from irodori.train import distributed
 from irodori.train.progress import Progress

@@ -1,4 +1,4 @@
-"""The HTTP API (``/api/...``) and the painting page (``/``), over one :class:`~irodori.pipeline.Colorizer`.
+"""The HTTP API (``/api/...``) and the painting page (``/``), over one :class:`~irodori.colorize.pipeline.Colorizer`.
 
 Limits, each with its own status code:
   * request bodies are counted as they arrive: past ``max_upload_bytes`` the answer is 413, before
@@ -29,10 +29,12 @@ from starlette.requests import ClientDisconnect
 
 import irodori
 from irodori import threads
+from irodori.colorize.model_files import model_files
+from irodori.colorize.options import (DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, RESOLUTION_RANGE, SHADING_RANGE,
+                                      WORKING_SIZE)
+from irodori.colorize.pipeline import Colorizer
 from irodori.config import decimal_number, whole_number
 from irodori.errors import InputError, IrodoriError, TooLarge, UnreadableImage
-from irodori.options import DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, RESOLUTION_RANGE, SHADING_RANGE, WORKING_SIZE
-from irodori.pipeline import ASSET_DIR, BUNDLED, Colorizer
 from irodori.web.docs import add_docs
 from irodori.web.forms import FormError, read_form
 from irodori.web.limits import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_RESOLUTION, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_QUEUE,
@@ -65,22 +67,15 @@ def http_status(exc: InputError) -> int:
 
 
 def find_model_card(path_or_name) -> str | None:
-    """The model card next to the weights: ``NAME.md`` for a bundled model; ``MODEL_CARD.md`` (or the weights'
-    name with ``.md``) beside a release file; ``MODEL_CARD.md`` inside a model or run directory."""
-    key = str(path_or_name)
-    if key in BUNDLED:
-        candidates = [(ASSET_DIR / BUNDLED[key]).with_suffix(".md")]
-    else:
-        path = Path(key)
-        candidates = [path / "MODEL_CARD.md"] if path.is_dir() else [path.parent / "MODEL_CARD.md",
-                                                                     path.with_suffix(".md")]
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                return candidate.read_text(encoding="utf-8", errors="replace")[:MAX_CARD_CHARS]
-            except OSError:
-                return None
-    return None
+    """The text of the model's card (where it is: :func:`irodori.colorize.model_files.model_files`), None when
+    it has none or it cannot be read."""
+    card = model_files(path_or_name).card
+    if card is None:
+        return None
+    try:
+        return card.read_text(encoding="utf-8", errors="replace")[:MAX_CARD_CHARS]
+    except OSError:
+        return None
 
 
 def _flag(value, name: str) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from irodori.claims import REASONS
-from irodori.options import DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, RESOLUTION_RANGE, SHADING_RANGE
+from irodori.colorize.claims import REASONS
+from irodori.colorize.options import DEFAULT_SHADING, FLATS_MODES, MAX_GAP_RANGE, RESOLUTION_RANGE, SHADING_RANGE
 
 
 class ErrorDetail(BaseModel):

@@ -25,12 +25,13 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from irodori.claims import REASONS
+from irodori.colorize.claims import REASONS
+from irodori.colorize.model_files import model_files
+from irodori.colorize.onnx_backend import export_onnx, model_digest
+from irodori.colorize.pipeline import Colorizer
 from irodori.errors import IrodoriError
 from irodori.npm import npm_pack
-from irodori.onnx_backend import export_onnx, model_digest
 from irodori.onnx_int8 import quantize_onnx
-from irodori.pipeline import Colorizer
 from irodori.weights import cache_dir
 
 #: npm packages the site vendors: spec -> {file in the package: path under the site's vendor/<name>/}.
@@ -125,10 +126,10 @@ def page_html() -> str:
 
 def model_info(colorizer, model: str, precision: str) -> dict:
     """What the page reads instead of ``/api/model`` and ``/api/health``: {model, limits, reasons} (reasons: why
-    a hint claimed nothing, in words, by code: :data:`irodori.claims.REASONS`)."""
+    a hint claimed nothing, in words, by code: :data:`irodori.colorize.claims.REASONS`)."""
     from irodori.web.app import _card, find_model_card  # optional: the web extra (fastapi), needed only here
 
-    card = _card(colorizer, model if model in ("demo",) else Path(model).name, find_model_card(model))
+    card = _card(colorizer, model_files(model).name, find_model_card(model))
     card["meta"] = {**card["meta"], "dtype": f"{precision} ONNX in this browser (ONNX Runtime Web)",
                     "precision": precision, "multiple": int(getattr(colorizer.generator, "multiple", 16))}
     return {"model": card, "limits": SITE_LIMITS, "reasons": REASONS}

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from irodori.claims import REASONS
-from irodori.data.imageio import image_bytes, open_image
-from irodori.flats import DEFAULT_SHADING
-from irodori.hint_input import hint_layer
-from irodori.layerfile import layer_outputs
-from irodori.options import ColorizeOptions
-from irodori.pipeline import Colorizer, lineart_to_unit
+from irodori.colorize.claims import REASONS
+from irodori.colorize.imageio import image_bytes, open_image
+from irodori.colorize.flats import DEFAULT_SHADING
+from irodori.colorize.hint_input import hint_layer
+from irodori.colorize.layerfile import layer_outputs
+from irodori.colorize.options import ColorizeOptions
+from irodori.colorize.pipeline import Colorizer, lineart_to_unit
 from irodori.threads import release_freed_memory
 
 #: Past this many pixels of line art, a request's freed memory is returned to the OS afterwards
@@ -61,7 +61,7 @@ def region_png(labels: np.ndarray) -> bytes:
 
 
 def claims_answer(result) -> dict:
-    """What each hint did, for the page: the hints (see :func:`irodori.claims.hint_report`, each with its
+    """What each hint did, for the page: the hints (see :func:`irodori.colorize.claims.hint_report`, each with its
     reason in words), how many there are, and the region map (:func:`region_png`) to outline them."""
     hints = [{**h, "why": REASONS.get(h["reason"]) if h["reason"] else None} for h in result.report]
     return {"hints": hints, "count": result.hint_count, "unclaimed": sum(h["reason"] is not None for h in hints),

@@ -1,4 +1,4 @@
-// Which regions the hints claim, in the browser: irodori.claims step by step (its docstring has the rules:
+// Which regions the hints claim, in the browser: irodori.colorize.claims step by step (its docstring has the rules:
 // a piece of its own, depth, agreement, one hue in several tones), and what each hint did. (claims.js draws
 // that report over the hints.) Hints are Uint8Array H×W×3 colors (0..255)
 // and an H×W mask (nonzero = hinted); regions come from regions.js.

@@ -1,5 +1,5 @@
 // What each hint did, drawn over the hints: the region under the brush or a hovered hint is outlined, and a
-// hint that claimed nothing is ringed, with the reason in words (the server's irodori.claims.hint_report).
+// hint that claimed nothing is ringed, with the reason in words (the server's irodori.colorize.claims.hint_report).
 //
 // The server sends the line art's regions as a PNG (label = R + 256·G + 65536·B) with every preview. Regions
 // depend only on the line art and the gap closing, never on the hints, so the last map also outlines the

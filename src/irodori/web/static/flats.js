@@ -1,4 +1,4 @@
-// Flats, shading and lines in the browser: irodori.flats's composition, on the regions of regions.js and the
+// Flats, shading and lines in the browser: irodori.colorize.flats's composition, on the regions of regions.js and the
 // claims of claims.js. Colors are Float32Array H×W×3 (RGB interleaved) in [0, 1]; see flats.py for the rules.
 
 export const FLATS_MODES = ['regions', 'hints-only', 'model'];

@@ -1,7 +1,7 @@
 // The hint layer as data: pure functions over RGBA pixel arrays (the page keeps the layer in an ImageData
 // at the line art's size; alpha is 0 or 255, so every hinted pixel carries an exact color).
 //
-// The JSON form is the CLI's --hints file (irodori.hint_input): a list of {"x", "y", "color", "size"},
+// The JSON form is the CLI's --hints file (irodori.colorize.hint_input): a list of {"x", "y", "color", "size"},
 // each hint a square of side `size` centred on (x, y) in the line art's pixels. Saving splits the painted
 // pixels into one-color squares, so the file draws back exactly the same pixels, in the page or the CLI.
 
@@ -21,7 +21,7 @@ export function roundHalfEven(v) {
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** The size the server gives a hint that names none (irodori.hint_input.default_hint_size). */
+/** The size the server gives a hint that names none (irodori.colorize.hint_input.default_hint_size). */
 export const defaultHintSize = (height, width) => Math.max(3, roundHalfEven(Math.max(height, width) / 96));
 
 /** Paint a hard-edged disc of diameter `size` centred on (cx, cy): every pixel whose centre lies inside
@@ -87,7 +87,7 @@ export function hintJsonText(hints) {
 const isNumber = (v) => typeof v === 'number' && Number.isFinite(v);
 
 /** Check a --hints file against the line art's size, with the server's rules and messages
- * (irodori.hint_input.validate_hints). Returns [{x, y, rgb, size}] or throws HintError. */
+ * (irodori.colorize.hint_input.validate_hints). Returns [{x, y, rgb, size}] or throws HintError. */
 export function parseHintJson(text, height, width, source = 'hints') {
   let entries;
   try {
@@ -125,7 +125,7 @@ export function parseHintJson(text, height, width, source = 'hints') {
   });
 }
 
-/** Draw parsed hints as the server does (irodori.hint_input.draw_hints): squares, clipped to the image. */
+/** Draw parsed hints as the server does (irodori.colorize.hint_input.draw_hints): squares, clipped to the image. */
 export function drawHints(data, width, height, hints) {
   for (const h of hints) {
     const x0 = Math.floor(h.x - (h.size - 1) / 2), y0 = Math.floor(h.y - (h.size - 1) / 2);

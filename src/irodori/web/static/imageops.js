@@ -1,4 +1,4 @@
-// Pixels in the browser as the pipeline (irodori.pipeline) sees them: a file decoded to RGBA, the line art as
+// Pixels in the browser as the pipeline (irodori.colorize.pipeline) sees them: a file decoded to RGBA, the line art as
 // grey values in [0, 1], the hint layer, the working size, and the resizes it makes with OpenCV (area to
 // shrink, bilinear or nearest to grow, bicubic to bring the model's colors back to the drawing's size).
 // Images are flat Float32Arrays in raster order with `ch` interleaved channels.
@@ -17,7 +17,7 @@ export async function decode(blob) {
   return ctx.getImageData(0, 0, ctx.canvas.width, ctx.canvas.height);
 }
 
-/** The line art (irodori.pipeline.lineart_to_unit): RGBA over white paper, as grey values in [0, 1]. */
+/** The line art (irodori.colorize.pipeline.lineart_to_unit): RGBA over white paper, as grey values in [0, 1]. */
 export function lineToUnit({ data, width, height }) {
   const out = new Float32Array(width * height);
   for (let i = 0; i < out.length; i++) {
@@ -112,7 +112,7 @@ export function resize(src, w, h, ch, ow, oh, kind) {
 }
 
 /** The model's inputs at h×w from the line art and hints at H×W (pipeline.model_colors, hint_input.resize_hints,
- * data.imageio.model_inputs): NCHW Float32Arrays {line, hint, mask} in [-1, 1], [-1, 1] × mask and {0, 1}. */
+ * colorize.imageio.model_inputs): NCHW Float32Arrays {line, hint, mask} in [-1, 1], [-1, 1] × mask and {0, 1}. */
 export function modelInputs(line, hints, W, H, w, h) {
   const shrink = h < H || w < W;
   const lineLr = resize(line, W, H, 1, w, h, shrink ? 'area' : 'linear');

@@ -1,4 +1,4 @@
-// Layered files made in the browser, the same stack as irodori.layerfile: top to bottom `hints` (hidden),
+// Layered files made in the browser, the same stack as irodori.colorize.layerfile: top to bottom `hints` (hidden),
 // `lines` (multiply), `shading` (multiply), `flats` (normal). OpenRaster is zipped with fflate (mimetype first,
 // stored); PSD is written by ag-psd. Both packages are vendored into the site by `irodori export-web`.
 

@@ -1,4 +1,4 @@
-// Raster primitives behind regions.js, each reproducing the OpenCV call irodori.regions makes, so that the
+// Raster primitives behind regions.js, each reproducing the OpenCV call irodori.colorize.regions makes, so that the
 // browser finds the same regions as Python: connected components numbered in raster order, the 5×5 chamfer
 // distance (Borgefors, OpenCV's DIST_L2 with mask 5: steps 1, 1.4 and 2.1969 in 16.16 fixed point) with and
 // without the label of the nearest seed, the exact Euclidean distance (Felzenszwalb and Huttenlocher; OpenCV's

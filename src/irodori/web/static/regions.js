@@ -1,4 +1,4 @@
-// Line-art regions in the browser: the same trapped-ball segmentation as irodori.regions (see its docstring
+// Line-art regions in the browser: the same trapped-ball segmentation as irodori.colorize.regions (see its docstring
 // for the method), on the same primitives (raster.js), so that both find the same regions. A line art is a
 // Float32Array of H×W values in [0, 1] (white paper = 1).
 
@@ -44,7 +44,7 @@ function nearest(labels, w, h) {
   return { labels: near, dist };
 }
 
-// One trapped-ball pass at radius r over the unlabelled free space (irodori.regions._balls).
+// One trapped-ball pass at radius r over the unlabelled free space (irodori.colorize.regions._balls).
 function balls(free, labels, w, h, r, nextLabel, minSeed, minTouching) {
   const n = w * h;
   const todo = new Uint8Array(n);
@@ -133,7 +133,7 @@ export function segment(line, w, h, { maxGap = null, minArea = null } = {}) {
   return { labels, ink, border, area, count, width: w, height: h };
 }
 
-/** Distance (px) of every pixel to the nearest ink or region boundary (irodori.regions.depth). */
+/** Distance (px) of every pixel to the nearest ink or region boundary (irodori.colorize.regions.depth). */
 export function depth(regions) {
   const { labels, ink, width: w, height: h } = regions;
   const edge = Uint8Array.from(ink);

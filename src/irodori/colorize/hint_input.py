@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from irodori.config import decimal_number, whole_number
-from irodori.data.imageio import open_image
+from irodori.colorize.imageio import open_image
 from irodori.errors import InputError, TooLarge, UnreadableImage
 from irodori.userfiles import read_bytes
 

@@ -2,7 +2,7 @@
 
 ``image = flats ⊙ shading ⊙ line`` per pixel, every factor in [0, 1]:
 
-* **flats**: one color per region (:mod:`irodori.regions`; ink pixels belong to their nearest region, so
+* **flats**: one color per region (:mod:`irodori.colorize.regions`; ink pixels belong to their nearest region, so
   colors run under the lines). A region a hint *claims* gets the hint's color; any other region gets the
   model's *lit color* there (the 90th percentile of each channel), or white in ``hints-only`` mode.
 * **shading**: what the model adds on top: in a claimed region its shadow as a grey factor (its
@@ -11,8 +11,8 @@
   over the lit color, so the model keeps its detail there.
 * **line**: the line art (ink = 0).
 
-Which regions the hints claim, and with what color and tones, is :mod:`irodori.claims`. In a region claimed by
-tones of one hue, the tones' shading (:attr:`irodori.claims.Claims.tone`) multiplies the model's.
+Which regions the hints claim, and with what color and tones, is :mod:`irodori.colorize.claims`. In a region claimed by
+tones of one hue, the tones' shading (:attr:`irodori.colorize.claims.Claims.tone`) multiplies the model's.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Literal
 
 import numpy as np
 
-from irodori.claims import LUMA, Claims
-from irodori.regions import Regions
+from irodori.colorize.claims import LUMA, Claims
+from irodori.colorize.regions import Regions
 
 FlatsMode = Literal["regions", "hints-only", "model"]
 FLATS_MODES: tuple[str, ...] = ("regions", "hints-only", "model")

@@ -2,7 +2,7 @@
 
 Both hold the same stack, top to bottom: ``hints`` (hidden; the hints as given), ``lines`` (multiply; ink on
 transparent), ``shading`` (multiply) and ``flats`` (normal), named so, each the full image size. Composited,
-they give the colored result (:class:`irodori.pipeline.ColorizeResult`).
+they give the colored result (:class:`irodori.colorize.pipeline.ColorizeResult`).
 
 OpenRaster is a zip: ``mimetype`` first and stored uncompressed, ``stack.xml`` (first layer = topmost),
 one PNG per layer under ``data/``, ``mergedimage.png`` and ``Thumbnails/thumbnail.png`` (≤ 256 px).
@@ -24,7 +24,7 @@ from xml.sax.saxutils import quoteattr
 
 from PIL import Image
 
-from irodori.data.imageio import image_bytes
+from irodori.colorize.imageio import image_bytes
 
 
 #: Layer file formats by suffix.
@@ -42,7 +42,7 @@ class Layer:
 
 
 def result_layers(result) -> list[Layer]:
-    """The stack of a :class:`~irodori.pipeline.ColorizeResult`, top to bottom."""
+    """The stack of a :class:`~irodori.colorize.pipeline.ColorizeResult`, top to bottom."""
     return [Layer("hints", result.hints, visible=False), Layer("lines", result.line, "multiply"),
             Layer("shading", result.shading, "multiply"), Layer("flats", result.flats)]
 
@@ -132,7 +132,7 @@ def layer_file_bytes(suffix: str, layers: list[Layer], merged: Image.Image) -> b
 
 
 def layer_outputs(result, compress_level: int = 6) -> dict[str, bytes]:
-    """Every layer file of a :class:`~irodori.pipeline.ColorizeResult`, encoded concurrently: the
+    """Every layer file of a :class:`~irodori.colorize.pipeline.ColorizeResult`, encoded concurrently: the
     :data:`LAYER_PNGS` as PNGs (zlib ``compress_level``) keyed by name, and the :data:`LAYER_FORMATS` files
     keyed by suffix."""
     stack = result_layers(result)

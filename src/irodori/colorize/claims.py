@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from irodori.regions import Regions, depth
+from irodori.colorize.regions import Regions, depth
 
 #: RMS spread (RGB in [0, 1]) under which the deep hints of a region agree.
 AGREE = 20 / 255
@@ -65,7 +65,7 @@ class Claims:
     hints' mean, or their lightest tone; RGB [0, 1]), ``hinted`` (it holds deep hint pixels at all, agreeing
     or not), ``toned`` (claimed by tones of one hue) and ``need`` (the depth, px, a hint pixel needs there).
     Per pixel: ``tone`` (H×W in (0, 1]: the tones' shading, 1 outside toned regions) and ``deep`` (H×W bool:
-    the hint pixels that counted), ``depth`` (H×W: :func:`irodori.regions.depth`)."""
+    the hint pixels that counted), ``depth`` (H×W: :func:`irodori.colorize.regions.depth`)."""
 
     claimed: np.ndarray
     color: np.ndarray
