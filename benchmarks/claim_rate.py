@@ -7,7 +7,9 @@ page's default size (long side / 96) go into every region of at least ``--min-ar
 seeded random pixel at least half a dot from the ink (a sloppy artist's dot may touch a line); every
 third large region gets two dots instead, a light and a dark tone of one hue (a multiple of the color).
 The rules run without a model, in ``hints-only`` mode (unhinted regions white): a dot *claims* when the
-pixels of its own region under it come out its color under the lines (flats × shading) (within ``--tolerance``/255 per channel, median).
+pixels of its own region under it come out its color under the lines (flats × shading) (within ``--tolerance``/255 per channel, median);
+a dot of a tone pair claims when they come out its hue (chromaticity within ``HUE_TOLERANCE``): the pair's lightest
+tone is the flat and the model places the shade, so with no model the region is the light tone throughout.
 
     python benchmarks/claim_rate.py --data data/corpus/openmoji --split val --limit 40
 
@@ -26,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from irodori.colorize.claims import claim_regions, outer_background
+from irodori.colorize.claims import chromaticity, claim_regions, outer_background
 from irodori.colorize.flats import compose
 from irodori.colorize.hint_input import default_hint_size
 from irodori.colorize.regions import depth, segment
@@ -81,6 +83,10 @@ def place_dots(line, regions, rng, min_area: float):
     return dots, hint, mask
 
 
+#: Chromaticity distance (max over r, g, b of the sums' shares) under which a tone pair's region shows the pair's hue.
+HUE_TOLERANCE = 0.02
+
+
 def score(line, regions, dots, hint, mask, tolerance: float) -> list[tuple[str, bool]]:
     claims = claim_regions(regions, hint, mask)
     white = np.ones(line.shape + (3,), np.float32)
@@ -91,6 +97,10 @@ def score(line, regions, dots, hint, mask, tolerance: float) -> list[tuple[str, 
         own = disc & (regions.labels == lab) & ~regions.ink
         if not own.any():
             own = disc & (regions.labels == lab)
+        if kind == "tone":  # the pair's lightest tone is the flat, the model shades it: the hue must show
+            got = chromaticity(np.median(image[own], axis=0)[None])[0]
+            out.append((kind, bool(np.abs(got - chromaticity(np.asarray(rgb)[None])[0]).max() <= HUE_TOLERANCE)))
+            continue
         err = np.median(np.abs(image[own] - rgb), axis=0).max()
         out.append((kind, bool(err <= tolerance / 255)))
     return out

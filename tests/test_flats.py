@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from irodori.colorize.claims import REASONS, claim_regions, hint_report, outer_background
+from irodori.colorize.claims import LUMA, REASONS, claim_regions, hint_report, outer_background
 from irodori.colorize.flats import FLATS_MODES, compose
 from irodori.colorize.regions import segment
 
@@ -128,7 +128,7 @@ def test_a_sloppy_dot_touching_a_line_claims_the_region_it_mostly_lies_in():
     assert claims.claimed[regions.labels[A]] and not claims.hinted[regions.labels[BG]]
 
 
-def test_a_light_and_a_dark_tone_of_one_hue_claim_the_region_as_flat_and_shading():
+def test_a_light_and_a_dark_tone_of_one_hue_claim_the_region_with_the_light_tone_shaded_by_the_model():
     line = two_boxes()
     regions = segment(line)
     hint, mask = empty()
@@ -139,10 +139,52 @@ def test_a_light_and_a_dark_tone_of_one_hue_claim_the_region_as_flat_and_shading
     la = regions.labels[A]
     assert claims.claimed[la] and claims.toned[la]
     assert np.allclose(claims.color[la], slate, atol=1e-6), "the lightest tone is the flat"
-    layers = compose(model_guess(), line, regions, claims, "hints-only", shading=0.0)
-    assert np.allclose(layers.flats[A], slate, atol=1e-6) and np.allclose(layers.flats[84, 40], slate, atol=1e-6)
-    assert np.allclose(layers.shading[44, 40], 1.0) and np.allclose(layers.shading[84, 40], 0.6, atol=0.02)
-    assert np.abs(layers.image[84, 40] - slate * 0.6).max() < 0.02, "the dark tone shows where it was painted"
+    model = np.full((S, S, 3), 0.7, np.float32)  # a brown-grey guess, darker where the dark tone was painted
+    model[72:96] *= np.float32(0.6)
+    model[..., 0] += 0.05
+    for shading in (0.0, 1.0):  # the tones ask for shading whatever the strength
+        layers = compose(model, line, regions, claims, "hints-only", shading=shading)
+        assert np.allclose(layers.flats[A], slate, atol=1e-6) and np.allclose(layers.flats[84, 40], slate, atol=1e-6)
+        assert np.allclose(layers.shading[44, 40], 1.0), "the model is lighter than the light tone there: clipped"
+        want = (model[84, 40] @ LUMA) / (slate.astype(np.float32) @ LUMA)
+        assert np.allclose(layers.shading[84, 40], want, atol=1e-5) and 0.7 < want < 0.9
+        assert np.abs(layers.image[84, 40] - slate * want).max() < 0.01, "the slate hue, the model's shadow"
+    obeying = (np.full((S, S, 3), 1.0, np.float32) * slate.astype(np.float32)) * np.float32(0.95)
+    obeying[72:96] *= np.float32(0.7)  # the model painted the slate, lighter and darker: its own colors stay
+    layers = compose(obeying, line, regions, claims, "regions")
+    assert np.abs(layers.image[A] - obeying[A]).max() < 0.01 and np.abs(layers.image[84, 40] - obeying[84, 40]).max() < 0.01
+
+
+def test_black_beside_white_in_one_region_is_not_a_shade_and_leaves_the_region_to_the_model():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, (44, 40), np.ones(3))
+    dot(hint, mask, (84, 40), np.zeros(3))
+    claims = claim_regions(regions, hint, mask)
+    la = regions.labels[A]
+    assert claims.hinted[la] and not claims.claimed[la] and not claims.toned[la]
+
+
+def test_a_shallow_piece_does_not_outvote_the_deep_hints_of_the_region_it_lies_in():
+    line = two_boxes()
+    regions = segment(line)
+    hint, mask = empty()
+    dot(hint, mask, (64, 40), RED, r=5)  # deep in A
+    dot(hint, mask, (64, 21), BLUE, r=3)  # a piece of its own in A, touching A's left wall: spill from a detail
+    claims = claim_regions(regions, hint, mask, depth_px=8)
+    la = regions.labels[A]
+    assert claims.claimed[la] and np.allclose(claims.color[la], RED, atol=1e-6)
+    alone = claim_regions(regions, *_only(hint, mask, (64, 21), 3), depth_px=8)
+    assert alone.claimed[la] and np.allclose(alone.color[la], BLUE, atol=1e-6), "alone it claims A"
+
+
+def _only(hint, mask, yx, r):
+    """The hint and mask with only the square dot of radius ``r`` at ``yx`` kept."""
+    keep = np.zeros_like(mask)
+    y, x = yx
+    keep[y - r:y + r + 1, x - r:x + r + 1] = 1
+    return hint * keep[..., None], mask * keep
 
 
 def test_hints_of_different_hues_leave_the_model_its_own_colors():

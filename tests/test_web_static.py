@@ -26,7 +26,7 @@ from PIL import Image
 
 from irodori.data import SampleSpec, draw_shapes, make_sample
 from irodori.colorize.claims import claim_regions, hint_report
-from irodori.colorize.flats import compose
+from irodori.colorize.flats import _recolored_tones, compose
 from irodori.colorize.hint_input import HintLayer, hint_layer
 from irodori.colorize.pipeline import Colorizer, lineart_to_unit
 from irodori.colorize.regions import segment
@@ -121,12 +121,18 @@ def test_the_exported_page_is_the_servers_page_marked_for_the_browser():
 
 def cross_check_cases(shapes: Path):
     """(name, line H×W, hint rgb, hint mask, options): synthetic XDoG drawings with scribbles, the samples, and
-    the shapes drawing with a light and a dark tone of one red in the circle (claimed as flat + tones)."""
+    the shapes drawing with a light and a dark tone of one red in the circle (claimed as flat + tones; the model
+    paints it brown, so it is recolored; with ``obeying``, a stand-in model that paints it red keeps its colors),
+    and with a white and a black dot in the circle (one grey chromaticity, but black beside white is not a shade:
+    not toned)."""
     line = lineart_to_unit(shapes)
     tones = [{"x": 80, "y": 100, "color": "#e8553f", "size": 9}, {"x": 110, "y": 130, "color": "#a03c2c", "size": 9},
              {**dict(zip("xy", HINTS["rectangle"][0])), "color": HINTS["rectangle"][1], "size": 7}]
     layer = hint_layer(tones, *line.shape)
     cases = [("shapes-tones", line, layer.rgb, layer.mask, {"shading": 0.5})]
+    cases.append(("shapes-tones-obeyed", line, layer.rgb, layer.mask, {"obeying": True}))
+    black_white = hint_layer([{**tones[0], "color": "#ffffff"}, {**tones[1], "color": "#000000"}], *line.shape)
+    cases.append(("shapes-black-white", line, black_white.rgb, black_white.mask, {}))
     for i, (size, opts) in enumerate([(256, {}), (320, {"shading": 0.5}), (384, {"maxGap": 8, "mode": "hints-only"})]):
         rng = np.random.default_rng([26, i])
         s = make_sample(draw_shapes(size, rng), rng, SampleSpec(size=size, line_methods={"xdog": 1.0}, scribble_prob=1))
@@ -163,11 +169,14 @@ def test_the_browser_finds_the_same_regions_claims_and_layers_as_python(browser,
     b64 = lambda a: base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()  # noqa: E731
     rgba = lambda s, h, w: np.frombuffer(base64.b64decode(s), np.uint8).reshape(h, w, 4)[..., :3]  # noqa: E731
     to8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
-    toned = 0
+    toned, branches = 0, set()
     try:
         for name, line, rgb, mask, opts in cross_check_cases(drawing[0]):
             h, w = line.shape
             model = col.model_colors(line, HintLayer(rgb, mask)).astype(np.float32)
+            if opts.get("obeying"):  # the lighter tone's red, darker towards the bottom
+                model = np.linspace(1.0, 0.5, h, dtype=np.float32)[:, None, None] * np.float32([232, 85, 63]) / 255
+                model = np.ascontiguousarray(np.broadcast_to(model, (h, w, 3)))
             regions = segment(line, opts.get("maxGap"))
             claims = claim_regions(regions, rgb.astype(np.float32) / 255, mask)
             layers = compose(model, line, regions, claims, opts.get("mode", "regions"), opts.get("shading", 0.0))
@@ -178,6 +187,8 @@ def test_the_browser_finds_the_same_regions_claims_and_layers_as_python(browser,
             assert js["claimed"] == claims.claimed.astype(int).tolist(), f"{name}: other regions claimed"
             assert js["toned"] == claims.toned.astype(int).tolist(), f"{name}: other regions toned"
             toned += int(claims.toned.sum())
+            recolored = _recolored_tones(model, regions.labels, regions.count, ~regions.ink, claims)
+            branches.add(("recolored" if recolored.any() else "model's own") if claims.toned.any() else None)
             report, count = hint_report(regions, claims, mask)
             assert js["report"] == {"report": report, "hintCount": count}, f"{name}: another hint report"
             for key, want in (("image", layers.image), ("flats", layers.flats), ("shading", layers.shading)):
@@ -185,6 +196,7 @@ def test_the_browser_finds_the_same_regions_claims_and_layers_as_python(browser,
                 assert diff <= 2, f"{name}: the browser's {key} is {diff}/255 away from Python's"
             assert regions.count > 1, f"{name}: one region tests nothing"
         assert toned, "no drawing had a region claimed by tones of one hue"
+        assert {"recolored", "model's own"} <= branches, f"toned regions were only {branches}"
     finally:
         page.close()
 

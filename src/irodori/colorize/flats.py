@@ -9,10 +9,14 @@
   luminance over the region's median luminance, so the typical pixel keeps the hint's exact color; light
   above the median is clipped, since a multiply layer only darkens), elsewhere the model's own colors
   over the lit color, so the model keeps its detail there.
+* A region claimed by **tones of one hue** (light and shade of one color) keeps the model's own colors
+  where the model already painted it in that hue (its median color's chromaticity within
+  :data:`~irodori.colorize.claims.SAME_HUE` of the flat's): the model saw where each tone was painted and
+  renders them. Where it painted another hue (a blue-grey jacket come out brown), the flat is the lightest
+  tone and the shading the model's luminance over that tone's, whatever the ``shading`` strength.
 * **line**: the line art (ink = 0).
 
-Which regions the hints claim, and with what color and tones, is :mod:`irodori.colorize.claims`. In a region claimed by
-tones of one hue, the tones' shading (:attr:`irodori.colorize.claims.Claims.tone`) multiplies the model's.
+Which regions the hints claim, and with what color, is :mod:`irodori.colorize.claims`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from irodori.colorize.claims import LUMA, Claims
+from irodori.colorize.claims import LUMA, SAME_HUE, Claims, chromaticity
 from irodori.colorize.regions import Regions
 
 FlatsMode = Literal["regions", "hints-only", "model"]
@@ -57,6 +61,16 @@ def _region_percentile(values: np.ndarray, labels: np.ndarray, n: int, q: float,
     return np.where(total[:, 0] > 0, idx / 255.0, 1.0).astype(np.float32)
 
 
+def _recolored_tones(model: np.ndarray, labels: np.ndarray, n: int, paper: np.ndarray, claims: Claims) -> np.ndarray:
+    """Bool per label: the regions claimed by tones of one hue that the model painted in another hue (its
+    median color's chromaticity more than :data:`SAME_HUE` from the flat's in some channel)."""
+    if not claims.toned.any():
+        return claims.toned.copy()
+    median = np.stack([_region_percentile(model[..., c], labels, n, 0.5, paper) for c in range(3)], 1)
+    off = np.abs(chromaticity(median) - chromaticity(claims.color)).max(axis=1) > SAME_HUE
+    return claims.toned & off
+
+
 def compose(model: np.ndarray, line: np.ndarray, regions: Regions, claims: Claims,
             mode: FlatsMode = "regions", shading: float = DEFAULT_SHADING, lit: float = 0.9) -> Layers:
     """Flats, shading and line from the model's colors (H×W×3, [0, 1], before the lines) and the claims.
@@ -70,6 +84,8 @@ def compose(model: np.ndarray, line: np.ndarray, regions: Regions, claims: Claim
     luma = model @ LUMA
     mid_luma = np.maximum(_region_percentile(luma, labels, n, 0.5, paper), 1e-3)
     snap = np.zeros(n + 1, bool) if mode == "model" else claims.claimed.copy()
+    recolor = _recolored_tones(model, labels, n, paper, claims) & snap
+    snap &= ~(claims.toned & ~recolor)  # toned regions the model painted in their hue keep its colors
     keep_model = ~snap if mode != "hints-only" else (claims.hinted & ~snap)
     flat_color = np.ones((n + 1, 3), np.float32)
     flat_color[snap] = claims.color[snap]
@@ -77,6 +93,8 @@ def compose(model: np.ndarray, line: np.ndarray, regions: Regions, claims: Claim
     flats = flat_color[labels]
     grey = 1.0 - float(shading) * (1.0 - np.clip(luma / mid_luma[labels], 0, 1))
     own = np.clip(model / np.maximum(flats, 1e-3), 0, 1)
-    grey = grey * claims.tone
+    if recolor.any():
+        flat_luma = np.maximum(claims.color @ LUMA, 1e-3)
+        grey = np.where(recolor[labels], np.clip(luma / flat_luma[labels], 0, 1), grey)
     shade = np.where(snap[labels][..., None], grey[..., None], np.where(keep_model[labels][..., None], own, 1.0))
     return Layers(flats, shade.astype(np.float32), np.asarray(line, np.float32))

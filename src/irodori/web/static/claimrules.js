@@ -3,13 +3,14 @@
 // that report over the hints.) Hints are Uint8Array H×W×3 colors (0..255)
 // and an H×W mask (nonzero = hinted); regions come from regions.js.
 
-import { chamfer, components } from './raster.js';
+import { components } from './raster.js';
 import { depth } from './regions.js';
 
 export const AGREE = 20 / 255;
-export const SAME_HUE = 0.04;
+export const SAME_HUE = 0.04;  // also the model's hue's reach in a toned region (flats.js)
 const CHROMA_EPS = 0.05;
 const OWN_SHARE = 0.8;
+const MIN_TONE = 0.4;
 const BACKGROUND_SIDES = 2;
 const LUMA = [0.299, 0.587, 0.114].map(Math.fround);
 const f32 = Math.fround;
@@ -48,8 +49,9 @@ export function requiredDepth(regions, dep, depthPx = null) {
   return Float32Array.from(deepest, (d, l) => Math.max(Math.min(f32(depthPx), f32(0.5 * d)) * (background[l] ? 2 : 1), 1));
 }
 
-/** Uint8 H×W (rule 0): the pixels of each 8-connected hint piece in the region holding 80% of the piece's pixels
- * off the ink (counted against all its pixels, so a dot on a line, mostly ink, owns nothing). */
+/** Uint8 H×W: the pixels of each 8-connected hint piece in the region holding 80% of the piece's pixels
+ * off the ink (counted against all its pixels, so a dot on a line, mostly ink, owns nothing); rule 0 counts
+ * them where their region holds no deep hint pixel. */
 export function ownedPieces({ labels, count: n, ink, width: w, height: h }, mask) {
   const pieces = components(mask, w, h, 8);
   const out = new Uint8Array(w * h);
@@ -83,7 +85,8 @@ function labelMean(lab, values, C, n) {
   return { mean, spread };
 }
 
-function chromaticity(rgb) {
+/** (r, g, b) / (r + g + b) of interleaved colors in [0, 1], with CHROMA_EPS added to each (claims.chromaticity). */
+export function chromaticity(rgb) {
   const out = new Float64Array(rgb.length);
   for (let k = 0; k < rgb.length; k += 3) {
     const r = rgb[k] + CHROMA_EPS, g = rgb[k + 1] + CHROMA_EPS, b = rgb[k + 2] + CHROMA_EPS, sum = r + g + b;
@@ -93,15 +96,20 @@ function chromaticity(rgb) {
 }
 
 /** Which regions the hints claim: per label {claimed, hinted, toned (Uint8Array), color (Float32Array (n+1)×3),
- * need (Float32Array)}, per pixel {tone (Float32Array, 1 outside toned regions), deep (Uint8Array), depth}. */
+ * need (Float32Array)}, per pixel {deep (Uint8Array), depth}. A toned region's flat is its lightest tone; the
+ * model shades it (flats.js). */
 export function claimRegions(regions, hintRgb, hintMask, { depthPx = null, agree = AGREE, sameHue = SAME_HUE } = {}) {
   const { labels, count: n } = regions;
   const dep = depth(regions);
   const need = requiredDepth(regions, dep, depthPx);
-  const owned = ownedPieces(regions, hintMask);
-  const deep = new Uint8Array(labels.length), idx = [];
+  const deep = new Uint8Array(labels.length), hasDeep = new Uint8Array(n + 1);
   for (let i = 0; i < labels.length; i++) {
-    if (hintMask[i] && (dep[i] >= need[labels[i]] || owned[i])) { deep[i] = 1; idx.push(i); }
+    if (hintMask[i] && dep[i] >= need[labels[i]]) { deep[i] = 1; hasDeep[labels[i]] = 1; }
+  }
+  const owned = ownedPieces(regions, hintMask), idx = [];
+  for (let i = 0; i < labels.length; i++) {
+    if (owned[i] && !hasDeep[labels[i]]) deep[i] = 1;
+    if (deep[i]) idx.push(i);
   }
   const lab = Int32Array.from(idx, (i) => labels[i]);
   const rgb = new Float64Array(3 * idx.length);
@@ -111,52 +119,22 @@ export function claimRegions(regions, hintRgb, hintMask, { depthPx = null, agree
   const { mean: color, spread } = labelMean(lab, rgb, 3, n);
   const { spread: hueSpread } = labelMean(lab, chromaticity(rgb), 3, n);
   const agreed = Uint8Array.from(hinted, (h, l) => (h && spread[l] <= agree ? 1 : 0));
-  const toned = Uint8Array.from(hinted, (h, l) => (h && !agreed[l] && hueSpread[l] <= sameHue ? 1 : 0));
-  const tone = new Float32Array(labels.length).fill(1);
-  if (toned.some(Boolean)) toneClaims(regions, { lab, rgb, idx, deep, toned, color, tone });
+  const luma = Float64Array.from(lab, (_, k) => rgb[3 * k] * LUMA[0] + rgb[3 * k + 1] * LUMA[1] + rgb[3 * k + 2] * LUMA[2]);
+  const lightest = new Float64Array(n + 1).fill(-1), darkest = new Float64Array(n + 1).fill(2);
+  lab.forEach((l, k) => { lightest[l] = Math.max(lightest[l], luma[k]); darkest[l] = Math.min(darkest[l], luma[k]); });
+  const toned = Uint8Array.from(hinted, (h, l) => (
+    h && !agreed[l] && hueSpread[l] <= sameHue && darkest[l] >= MIN_TONE * lightest[l] ? 1 : 0));
+  if (toned.some(Boolean)) lightestTone(lab, rgb, luma, lightest, toned, color, n);
   const claimed = Uint8Array.from(agreed, (a, l) => a | toned[l]);
-  return { claimed, hinted, toned, color: Float32Array.from(color), need, tone, deep, depth: dep };
+  return { claimed, hinted, toned, color: Float32Array.from(color), need, deep, depth: dep };
 }
 
-// Rule 3: a toned region's flat is its lightest tone; each pixel takes the ratio of its nearest deep hint pixel.
-function toneClaims(regions, { lab, rgb, idx, deep, toned, color, tone }) {
-  const n = regions.count;
-  const luma = Float64Array.from(lab, (_, k) => rgb[3 * k] * LUMA[0] + rgb[3 * k + 1] * LUMA[1] + rgb[3 * k + 2] * LUMA[2]);
-  const lightest = new Float64Array(n + 1).fill(-1);
-  lab.forEach((l, k) => { if (luma[k] > lightest[l]) lightest[l] = luma[k]; });
+// Rule 3: a toned region's flat is the mean of its lightest tone's deep pixels.
+function lightestTone(lab, rgb, luma, lightest, toned, color, n) {
   const top = [];
   lab.forEach((l, k) => { if (luma[k] >= lightest[l] - 1 / 255) top.push(k); });
   const base = labelMean(Int32Array.from(top, (k) => lab[k]), Float64Array.from(top.flatMap((k) => [rgb[3 * k], rgb[3 * k + 1], rgb[3 * k + 2]])), 3, n).mean;
   for (let l = 0; l <= n; l++) if (toned[l]) for (let c = 0; c < 3; c++) color[3 * l + c] = base[3 * l + c];
-  const perPixel = new Float32Array(deep.length);
-  idx.forEach((i, k) => { perPixel[i] = Math.min(1, Math.max(0, luma[k] / Math.max(lightest[lab[k]], 1e-3))); });
-  for (let l = 1; l <= n; l++) if (toned[l]) toneRegion(regions, l, deep, perPixel, tone);
-}
-
-// Within the region's bounding box: every pixel of the region takes the value of its nearest deep hint pixel
-// of that region (the 5×5 chamfer with labels, as claims._tone_map).
-function toneRegion({ labels, width: w, height: h }, l, deep, perPixel, tone) {
-  let x0 = w, y0 = h, x1 = -1, y1 = -1;
-  for (let y = 0, i = 0; y < h; y++) {
-    for (let x = 0; x < w; x++, i++) {
-      if (labels[i] === l) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
-    }
-  }
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-  const unseeded = new Uint8Array(bw * bh), seedIds = new Int32Array(bw * bh), values = [0];
-  for (let y = 0; y < bh; y++) {
-    for (let x = 0; x < bw; x++) {
-      const i = (y + y0) * w + x + x0, k = y * bw + x;
-      if (deep[i] && labels[i] === l) { seedIds[k] = values.length; values.push(perPixel[i]); } else unseeded[k] = 1;
-    }
-  }
-  const { labels: nearest } = chamfer(unseeded, bw, bh, seedIds);
-  for (let y = 0; y < bh; y++) {
-    for (let x = 0; x < bw; x++) {
-      const i = (y + y0) * w + x + x0;
-      if (labels[i] === l) tone[i] = values[nearest[y * bw + x]];
-    }
-  }
 }
 
 /** What each hint did (claims.hint_report): [{x, y, box, regions, reason}] per 8-connected hint piece in

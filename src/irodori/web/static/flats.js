@@ -1,6 +1,8 @@
 // Flats, shading and lines in the browser: irodori.colorize.flats's composition, on the regions of regions.js and the
 // claims of claims.js. Colors are Float32Array H×W×3 (RGB interleaved) in [0, 1]; see flats.py for the rules.
 
+import { SAME_HUE, chromaticity } from './claimrules.js';
+
 export const FLATS_MODES = ['regions', 'hints-only', 'model'];
 export const DEFAULT_SHADING = 0.0;
 const LUMA = [0.299, 0.587, 0.114].map(Math.fround);
@@ -26,6 +28,23 @@ function regionPercentile(values, stride, offset, labels, n, q, weight) {
   return out;
 }
 
+// Per label: the regions claimed by tones of one hue that the model painted in another hue (its median color's
+// chromaticity more than SAME_HUE from the flat's in some channel; flats._recolored_tones).
+function recoloredTones(m, labels, n, paper, claims) {
+  const out = new Uint8Array(n + 1);
+  if (!claims.toned.some(Boolean)) return out;
+  const median = [0, 1, 2].map((c) => regionPercentile(m, 3, c, labels, n, 0.5, paper));
+  const medChroma = chromaticity(Float64Array.from({ length: 3 * (n + 1) }, (_, k) => median[k % 3][Math.floor(k / 3)]));
+  const flatChroma = chromaticity(Float64Array.from(claims.color));
+  for (let l = 0; l <= n; l++) {
+    if (!claims.toned[l]) continue;
+    let off = 0;
+    for (let c = 0; c < 3; c++) off = Math.max(off, Math.abs(medChroma[3 * l + c] - flatChroma[3 * l + c]));
+    out[l] = off > SAME_HUE ? 1 : 0;
+  }
+  return out;
+}
+
 /** The layers {flats, shading (Float32Array H×W×3), line (H×W)} from the model's colors (H×W×3 in [0, 1]),
  * the line art, its regions and the claims. `mode`: regions, hints-only or model; `shading` in [0, 1]. */
 export function compose(model, line, regions, claims, { mode = 'regions', shading = DEFAULT_SHADING, lit = 0.9 } = {}) {
@@ -41,8 +60,11 @@ export function compose(model, line, regions, claims, { mode = 'regions', shadin
   for (let i = 0; i < px; i++) luma[i] = f32(f32(f32(m[3 * i] * LUMA[0]) + f32(m[3 * i + 1] * LUMA[1])) + f32(m[3 * i + 2] * LUMA[2]));
   const midLuma = regionPercentile(luma, 1, 0, labels, n, 0.5, paper).map((v) => Math.max(v, f32(1e-3)));
   const snap = new Uint8Array(n + 1), keep = new Uint8Array(n + 1);
+  const recolor = recoloredTones(m, labels, n, paper, claims);
   for (let l = 0; l <= n; l++) {
     snap[l] = mode === 'model' ? 0 : claims.claimed[l];
+    recolor[l] &= snap[l];
+    if (claims.toned[l] && !recolor[l]) snap[l] = 0;  // toned regions the model painted in their hue keep its colors
     keep[l] = mode !== 'hints-only' ? 1 - snap[l] : (claims.hinted[l] && !snap[l] ? 1 : 0);
   }
   const flatColor = new Float32Array(3 * (n + 1)).fill(1);
@@ -52,11 +74,15 @@ export function compose(model, line, regions, claims, { mode = 'regions', shadin
       if (keep[l]) flatColor[3 * l + c] = litColor[c][l];
     }
   }
+  // A toned region the model painted in another hue: the model's luminance over its flat's (the lightest tone's).
+  const flatLuma = Float32Array.from({ length: n + 1 }, (_, l) => Math.max(f32(1e-3), f32(f32(f32(
+    claims.color[3 * l] * LUMA[0]) + f32(claims.color[3 * l + 1] * LUMA[1])) + f32(claims.color[3 * l + 2] * LUMA[2]))));
   const flats = new Float32Array(3 * px), shade = new Float32Array(3 * px);
   const s = f32(shading);
   for (let i = 0; i < px; i++) {
     const l = labels[i];
-    const grey = snap[l] ? f32(f32(1 - f32(s * f32(1 - Math.min(1, Math.max(0, f32(luma[i] / midLuma[l])))))) * claims.tone[i]) : 1;
+    const grey = !snap[l] ? 1 : recolor[l] ? Math.min(1, Math.max(0, f32(luma[i] / flatLuma[l])))
+      : f32(1 - f32(s * f32(1 - Math.min(1, Math.max(0, f32(luma[i] / midLuma[l]))))));
     for (let c = 0; c < 3; c++) {
       const f = flatColor[3 * l + c];
       flats[3 * i + c] = f;
