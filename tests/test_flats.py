@@ -141,18 +141,23 @@ def test_a_light_and_a_dark_tone_of_one_hue_claim_the_region_with_the_light_tone
     assert np.allclose(claims.color[la], slate, atol=1e-6), "the lightest tone is the flat"
     model = np.full((S, S, 3), 0.7, np.float32)  # a brown-grey guess, darker where the dark tone was painted
     model[72:96] *= np.float32(0.6)
-    model[..., 0] += 0.05
+    model[..., 0] += 0.15
+    model[..., 2] -= 0.15
     for shading in (0.0, 1.0):  # the tones ask for shading whatever the strength
         layers = compose(model, line, regions, claims, "hints-only", shading=shading)
         assert np.allclose(layers.flats[A], slate, atol=1e-6) and np.allclose(layers.flats[84, 40], slate, atol=1e-6)
         assert np.allclose(layers.shading[44, 40], 1.0), "the model is lighter than the light tone there: clipped"
         want = (model[84, 40] @ LUMA) / (slate.astype(np.float32) @ LUMA)
-        assert np.allclose(layers.shading[84, 40], want, atol=1e-5) and 0.7 < want < 0.9
+        assert np.allclose(layers.shading[84, 40], want, atol=1e-5) and 0.6 < want < 0.9
         assert np.abs(layers.image[84, 40] - slate * want).max() < 0.01, "the slate hue, the model's shadow"
     obeying = (np.full((S, S, 3), 1.0, np.float32) * slate.astype(np.float32)) * np.float32(0.95)
     obeying[72:96] *= np.float32(0.7)  # the model painted the slate, lighter and darker: its own colors stay
     layers = compose(obeying, line, regions, claims, "regions")
     assert np.abs(layers.image[A] - obeying[A]).max() < 0.01 and np.abs(layers.image[84, 40] - obeying[84, 40]).max() < 0.01
+    half = obeying.copy()
+    half[:, 40:] = np.float32([0.6, 0.4, 0.25])  # half of the region painted brown: the slate flat, shaded
+    layers = compose(half, line, regions, claims, "regions")
+    assert np.allclose(layers.flats[64, 56], slate, atol=1e-6) and np.allclose(layers.flats[64, 24], slate, atol=1e-6)
 
 
 def test_black_beside_white_in_one_region_is_not_a_shade_and_leaves_the_region_to_the_model():

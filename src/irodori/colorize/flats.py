@@ -10,10 +10,10 @@
   above the median is clipped, since a multiply layer only darkens), elsewhere the model's own colors
   over the lit color, so the model keeps its detail there.
 * A region claimed by **tones of one hue** (light and shade of one color) keeps the model's own colors
-  where the model already painted it in that hue (its median color's chromaticity within
-  :data:`~irodori.colorize.claims.SAME_HUE` of the flat's): the model saw where each tone was painted and
-  renders them. Where it painted another hue (a blue-grey jacket come out brown), the flat is the lightest
-  tone and the shading the model's luminance over that tone's, whatever the ``shading`` strength.
+  where the model already painted it in that hue (:data:`OBEY_SHARE` of its pixels): the model saw where each
+  tone was painted and renders them. Where it painted another hue, all over or in part (a blue-grey jacket
+  come out brown, a hat half blue and half brown), the flat is the lightest tone and the shading the model's
+  luminance over that tone's, whatever the ``shading`` strength.
 * **line**: the line art (ink = 0).
 
 Which regions the hints claim, and with what color, is :mod:`irodori.colorize.claims`.
@@ -61,14 +61,22 @@ def _region_percentile(values: np.ndarray, labels: np.ndarray, n: int, q: float,
     return np.where(total[:, 0] > 0, idx / 255.0, 1.0).astype(np.float32)
 
 
+#: A toned region keeps the model's colors when this share of its pixels off the ink lie in the tones' hue
+#: (chromaticity within :data:`HUE_REACH` of the flat's in every channel).
+OBEY_SHARE = 0.9
+HUE_REACH = 2 * SAME_HUE
+
+
 def _recolored_tones(model: np.ndarray, labels: np.ndarray, n: int, paper: np.ndarray, claims: Claims) -> np.ndarray:
-    """Bool per label: the regions claimed by tones of one hue that the model painted in another hue (its
-    median color's chromaticity more than :data:`SAME_HUE` from the flat's in some channel)."""
+    """Bool per label: the regions claimed by tones of one hue that the model did not paint in that hue
+    (under :data:`OBEY_SHARE` of their pixels off the ink within :data:`HUE_REACH` of the flat's chromaticity)."""
     if not claims.toned.any():
         return claims.toned.copy()
-    median = np.stack([_region_percentile(model[..., c], labels, n, 0.5, paper) for c in range(3)], 1)
-    off = np.abs(chromaticity(median) - chromaticity(claims.color)).max(axis=1) > SAME_HUE
-    return claims.toned & off
+    pick = paper & claims.toned[labels]
+    lab = labels[pick]
+    near = np.abs(chromaticity(model[pick]) - chromaticity(claims.color)[lab]).max(axis=1) <= HUE_REACH
+    share = np.bincount(lab[near], minlength=n + 1) / np.maximum(np.bincount(lab, minlength=n + 1), 1)
+    return claims.toned & (share < OBEY_SHARE)
 
 
 def compose(model: np.ndarray, line: np.ndarray, regions: Regions, claims: Claims,

@@ -28,20 +28,24 @@ function regionPercentile(values, stride, offset, labels, n, q, weight) {
   return out;
 }
 
-// Per label: the regions claimed by tones of one hue that the model painted in another hue (its median color's
-// chromaticity more than SAME_HUE from the flat's in some channel; flats._recolored_tones).
+// Per label: the regions claimed by tones of one hue that the model did not paint in that hue (under OBEY_SHARE of
+// their pixels off the ink within HUE_REACH of the flat's chromaticity; flats._recolored_tones).
+const OBEY_SHARE = 0.9, HUE_REACH = 2 * SAME_HUE;
 function recoloredTones(m, labels, n, paper, claims) {
   const out = new Uint8Array(n + 1);
   if (!claims.toned.some(Boolean)) return out;
-  const median = [0, 1, 2].map((c) => regionPercentile(m, 3, c, labels, n, 0.5, paper));
-  const medChroma = chromaticity(Float64Array.from({ length: 3 * (n + 1) }, (_, k) => median[k % 3][Math.floor(k / 3)]));
   const flatChroma = chromaticity(Float64Array.from(claims.color));
-  for (let l = 0; l <= n; l++) {
-    if (!claims.toned[l]) continue;
+  const near = new Float64Array(n + 1), all = new Float64Array(n + 1);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (!paper[i] || !claims.toned[l]) continue;
+    const c = chromaticity(Float64Array.of(m[3 * i], m[3 * i + 1], m[3 * i + 2]));
     let off = 0;
-    for (let c = 0; c < 3; c++) off = Math.max(off, Math.abs(medChroma[3 * l + c] - flatChroma[3 * l + c]));
-    out[l] = off > SAME_HUE ? 1 : 0;
+    for (let k = 0; k < 3; k++) off = Math.max(off, Math.abs(c[k] - flatChroma[3 * l + k]));
+    all[l]++;
+    if (off <= HUE_REACH) near[l]++;
   }
+  for (let l = 0; l <= n; l++) out[l] = claims.toned[l] && near[l] / Math.max(all[l], 1) < OBEY_SHARE ? 1 : 0;
   return out;
 }
 
