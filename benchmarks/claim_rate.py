@@ -8,8 +8,9 @@ seeded random pixel at least half a dot from the ink (a sloppy artist's dot may 
 third large region gets two dots instead, a light and a dark tone of one hue (a multiple of the color).
 The rules run without a model, in ``hints-only`` mode (unhinted regions white): a dot *claims* when the
 pixels of its own region under it come out its color under the lines (flats × shading) (within ``--tolerance``/255 per channel, median);
-a dot of a tone pair claims when they come out its hue (chromaticity within ``HUE_TOLERANCE``): the pair's lightest
-tone is the flat and the model places the shade, so with no model the region is the light tone throughout.
+a dot of a tone pair claims when they come out the pair's hue (the chromaticity of its lighter tone, within
+``HUE_TOLERANCE``): that tone is the flat and the model places the shade, so with no model the region is the
+light tone throughout.
 
     python benchmarks/claim_rate.py --data data/corpus/openmoji --split val --limit 40
 
@@ -97,9 +98,10 @@ def score(line, regions, dots, hint, mask, tolerance: float) -> list[tuple[str, 
         own = disc & (regions.labels == lab) & ~regions.ink
         if not own.any():
             own = disc & (regions.labels == lab)
-        if kind == "tone":  # the pair's lightest tone is the flat, the model shades it: the hue must show
+        if kind == "tone":  # the pair's lightest tone is the flat, the model shades it: its hue must show
+            light = max((d[3] for d in dots if d[0] == "tone" and d[4] == lab), key=lambda c: float(np.sum(c)))
             got = chromaticity(np.median(image[own], axis=0)[None])[0]
-            out.append((kind, bool(np.abs(got - chromaticity(np.asarray(rgb)[None])[0]).max() <= HUE_TOLERANCE)))
+            out.append((kind, bool(np.abs(got - chromaticity(np.asarray(light)[None])[0]).max() <= HUE_TOLERANCE)))
             continue
         err = np.median(np.abs(image[own] - rgb), axis=0).max()
         out.append((kind, bool(err <= tolerance / 255)))
