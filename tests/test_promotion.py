@@ -170,6 +170,10 @@ def test_promote_on_a_test_split_only_reports(tiny_run, corpus, tmp_path, capsys
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].startswith("promoted=dry-run") and "alpha" not in out
     assert main(["promote", str(tiny_run), "--data", str(corpus), "--sources", "gamma"]) == 2
+    capsys.readouterr()
+    assert main(["promote", str(tmp_path / "missing.safetensors"), "--data", str(corpus), "--baseline", str(base)]) == 2
+    err = capsys.readouterr().err
+    assert "missing.safetensors does not exist" in err and len(err.strip().splitlines()) == 1
 
 
 def test_promote_takes_release_weights_such_as_a_gpu_calls_8_bit_transport(tiny_run, corpus, tmp_path, capsys):

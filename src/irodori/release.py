@@ -118,6 +118,8 @@ def export_any(source: str | Path, out: str | Path, native_size: int | None = No
     """A run directory (its newest EMA generator) or a release file (a GPU call's 8-bit transport, say)
     written to ``out`` as a float16 release with its lineage as it is; returns (path, step)."""
     source = Path(source)
+    if not source.exists():
+        raise IrodoriError(f"{source} does not exist: give a training run's folder or a release's .safetensors")
     if not source.is_file():
         return export_release(source, out, fp16=True, native_size=native_size)
     cfg, G, meta = load_release(source)
