@@ -26,8 +26,9 @@ scribbles (drawn on a 64×64 grid and upsampled) spill a few pixels over lines, 
    colors there when it painted the region in that hue, and otherwise (a blue-grey jacket come out brown)
    paints the flat shaded by the model's luminance. Measured on the validation splits (Hint-AUC, first 20 of
    OpenMoji and DiceBear), shading each pixel as its nearest tone (a split, as LazyBrush does) cost 1.0 and
-   0.35 dB against leaving such regions to the model, the flat under the model's luminance always cost 0.11
-   and 0.30 dB, and this rule cost nothing.
+   0.35 dB against leaving such regions to the model, and the flat under the model's luminance always cost
+   0.11 and 0.30 dB; a version of this rule that judged the model's hue by the region's median color cost
+   nothing (the README gives the rules as they are against the rules before them).
 4. Deep hints of different hues leave the region to the model, which saw them (shadows, patterns).
 
 :func:`hint_report` says per hint (a connected piece of one color) which regions it claimed, or why none.

@@ -35,16 +35,17 @@ function recoloredTones(m, labels, n, paper, claims) {
   const out = new Uint8Array(n + 1);
   if (!claims.toned.some(Boolean)) return out;
   const flatChroma = chromaticity(Float64Array.from(claims.color));
+  const picked = [];
+  for (let i = 0; i < labels.length; i++) if (paper[i] && claims.toned[labels[i]]) picked.push(i);
+  const chroma = chromaticity(Float64Array.from({ length: 3 * picked.length }, (_, k) => m[3 * picked[(k / 3) | 0] + (k % 3)]));
   const near = new Float64Array(n + 1), all = new Float64Array(n + 1);
-  for (let i = 0; i < labels.length; i++) {
+  picked.forEach((i, k) => {
     const l = labels[i];
-    if (!paper[i] || !claims.toned[l]) continue;
-    const c = chromaticity(Float64Array.of(m[3 * i], m[3 * i + 1], m[3 * i + 2]));
     let off = 0;
-    for (let k = 0; k < 3; k++) off = Math.max(off, Math.abs(c[k] - flatChroma[3 * l + k]));
+    for (let c = 0; c < 3; c++) off = Math.max(off, Math.abs(chroma[3 * k + c] - flatChroma[3 * l + c]));
     all[l]++;
     if (off <= HUE_REACH) near[l]++;
-  }
+  });
   for (let l = 0; l <= n; l++) out[l] = claims.toned[l] && near[l] / Math.max(all[l], 1) < OBEY_SHARE ? 1 : 0;
   return out;
 }
