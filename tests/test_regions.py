@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from irodori.cli.bench import synthetic_lineart
-from irodori.colorize.regions import default_max_gap, depth, ink_mask, segment
+from irodori.colorize.regions import SegmentCache, default_max_gap, depth, ink_mask, segment
 
 S = 128
 
@@ -91,3 +91,20 @@ def test_default_gap_grows_with_the_image():
     assert default_max_gap(256, 256) == 4
     assert default_max_gap(2000, 1000) == 12
     assert default_max_gap(64, 64) == 3
+
+
+def test_the_segment_cache_finds_a_drawing_once_and_tells_drawings_and_gaps_apart():
+    cache = SegmentCache(max_pixels=3 * 256 * 256)
+    line = synthetic_lineart(256, seed=3)
+    first = cache(line)
+    assert cache(line.copy()) is first, "the same pixels in a new array are a hit"
+    assert np.array_equal(first.labels, segment(line).labels)
+    assert cache(line, max_gap=0) is not first
+    other = line.copy()
+    other[5, 5] = 0.0
+    assert cache(other) is not first
+    with pytest.raises(ValueError):
+        first.labels[0, 0] = 7  # shared between calls: read-only
+    assert cache(other) is cache(other) and cache(line, max_gap=0) is cache(line, max_gap=0)
+    cache(synthetic_lineart(256, seed=4))  # a fourth line art of 256² pushes the least recently used out
+    assert cache(line) is not first

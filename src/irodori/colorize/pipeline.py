@@ -24,7 +24,7 @@ from irodori.colorize.model_files import model_files
 from irodori.colorize.onnx_backend import OnnxGenerator, cached_onnx_generator
 from irodori.colorize.options import BACKENDS, ColorizeOptions, check_choice
 from irodori.colorize.precision import as_input, prepare_generator, resolve_precision
-from irodori.colorize.regions import segment
+from irodori.colorize.regions import Regions, SegmentCache, segment
 from irodori.config import RESOLUTION_RANGE, Config
 from irodori.errors import ConfigError, InputError, TooLarge
 from irodori.release import load_release, load_run_generator
@@ -122,6 +122,7 @@ class Colorizer:
         self.meta = meta or {}
         self.device = torch.device(device)
         self.max_pixels = max_pixels
+        self.segments = SegmentCache()  # the regions of the last drawings: previews differ only in their hints
 
     @classmethod
     def from_pretrained(cls, path_or_name: str | os.PathLike = "demo", device: str | torch.device = "cpu",
@@ -194,15 +195,18 @@ class Colorizer:
         at its size (:func:`irodori.colorize.hint_input.hint_layer`). For callers that decode them first (the web app)."""
         long_side = options.long_side
         result = self.compose(line, layer, self.model_colors(line, layer, long_side), options.flats,
-                              options.shading, options.max_gap)
+                              options.shading, options.max_gap, regions=self.segments(line, options.max_gap))
         return replace(result, resolution=long_side)
 
     @staticmethod
     def compose(line: np.ndarray, layer: HintLayer, model: np.ndarray, flats: str = "regions",
-                shading: float = DEFAULT_SHADING, max_gap: int | None = None) -> ColorizeResult:
-        """The result from the model's colors (:meth:`model_colors`): regions, claims, flats, shading, layers."""
+                shading: float = DEFAULT_SHADING, max_gap: int | None = None, *, regions: Regions | None = None
+                ) -> ColorizeResult:
+        """The result from the model's colors (:meth:`model_colors`): regions (found here unless given, as
+        :func:`irodori.colorize.regions.segment` finds them for ``line`` and ``max_gap``), claims, flats, shading,
+        layers."""
         H, W = line.shape
-        regions = segment(line, max_gap)
+        regions = segment(line, max_gap) if regions is None else regions
         hint_rgb = layer.rgb.astype(np.float32) / 255.0
         claims = claim_regions(regions, hint_rgb, layer.mask)
         layers = compose(model, line, regions, claims, flats, shading)

@@ -14,6 +14,9 @@ deterministic, a few passes over the pixels.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -170,3 +173,33 @@ def depth(regions: Regions) -> np.ndarray:
     if not edge.any():
         return np.full(lab.shape, float(max(lab.shape)), np.float32)
     return cv2.distanceTransform((~edge).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+class SegmentCache:
+    """The last segmentations (:func:`segment`), keyed by the line art's pixels and the gap, up to
+    ``max_pixels`` pixels of line art in all: a drawing's regions are found once while only its hints and
+    shading change (the server's previews; the page without a server keeps them the same way). The cached
+    arrays are read-only. Safe to share between threads."""
+
+    def __init__(self, max_pixels: int = 8_000_000):
+        self.max_pixels = max_pixels
+        self._items: OrderedDict[tuple, Regions] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, line: np.ndarray, max_gap: int | None = None) -> Regions:
+        line = np.ascontiguousarray(line, np.float32)
+        key = (line.shape, max_gap, hashlib.blake2b(line.data, digest_size=16).digest())
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        regions = segment(line, max_gap)
+        if line.size > self.max_pixels:
+            return regions
+        for array in (regions.labels, regions.ink, regions.border, regions.area):
+            array.flags.writeable = False
+        with self._lock:
+            self._items[key] = regions
+            while sum(r.labels.size for r in self._items.values()) > self.max_pixels:
+                self._items.popitem(last=False)
+        return regions

@@ -1,7 +1,7 @@
 // irodori: paint color hints over a line art; the server colorizes it (POST api/colorize).
 //
-// The page keeps the line art and the hint layer (layer.js); a preview is requested PREVIEW_DELAY_MS after
-// the last change (a stroke's end, an undo, a setting), and a newer request aborts the one in flight. A
+// The page keeps the line art and the hint layer (layer.js); a preview is requested as soon as a change
+// ends (a stroke's end, an undo, a setting), and a newer request aborts the one in flight. A
 // preview asks for the image and what each hint claimed (claims.js draws it); the layer PNGs and the ORA and
 // PSD files are asked for only when a layer is shown or downloaded. A failed request leaves the last result on
 // screen marked out of date, with a retry (automatic when the server is busy or unreachable), and the

@@ -4,7 +4,9 @@ import { ServerError, colorize as requestColorize } from './backend.js';
 import { LAYERS, claims, clamp, el, hideError, layer, setBusy, setStatus, showError, state } from './page.js';
 import { drawBase, loadServerInfo } from './views.js';
 
-export const PREVIEW_DELAY_MS = 100;  // a stroke is one change (at its end): no need to wait for more
+// A stroke, an undo or a setting is one change, made when it ends: the preview is asked for at once (the next
+// task, so that changes made in one event go as one request); a newer request aborts the one in flight.
+export const PREVIEW_DELAY_MS = 0;
 const RESOLUTIONS = [256, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 const AUTO_MAX_RESOLUTION = 1024;  // the server's limit when it has not said
 const DEFAULT_WORKING_SIZE = 512;  // irodori.config.WORKING_SIZE, until /api/model says
