@@ -197,3 +197,54 @@ def test_promote_takes_release_weights_such_as_a_gpu_calls_8_bit_transport(tiny_
     assert sorted(res["candidates"]) == ["cand", "r"] and res["chosen"] in res["candidates"]
     best = max(res["candidates"].values(), key=lambda c: c["gain_model"])  # none passes: the one that rises most
     assert last.startswith("promoted=dry-run step=2 ") and last.endswith(f"chosen={best['run']}")
+
+
+def _other_release(tiny_run, out, **generator):
+    """A release of tiny_run's generator (or of a changed one) with other weights."""
+    from irodori.config import config_from_dict
+    from irodori.models import build_generator
+    from irodori.release import newest_checkpoint, save_release
+
+    state, _ = newest_checkpoint(tiny_run)
+    raw = state["config"]
+    raw["generator"].update(generator)
+    cfg = config_from_dict(raw)
+    torch.manual_seed(1)
+    return save_release(build_generator(cfg.generator).state_dict(), cfg, out)
+
+
+def test_blend_averages_two_releases_weight_by_weight_and_appends_a_blend_stage(tiny_run, tmp_path, capsys):
+    from irodori.eval.card import _stage_rows
+
+    a, b, out = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "ab.safetensors"
+    assert main(["export", str(tiny_run), "--out", str(a)]) == 0
+    _other_release(tiny_run, b)
+    assert main(["blend", str(a), str(b), "--weight", "0.25", "--out", str(out)]) == 0
+    ta, tb, mixed = load_file(str(a)), load_file(str(b)), load_file(str(out))
+    assert set(mixed) == set(ta) and any(not torch.equal(ta[k], tb[k]) for k in ta)
+    for k in ta:
+        if ta[k].is_floating_point():
+            assert mixed[k].dtype == torch.float16
+            torch.testing.assert_close(mixed[k].float(), 0.25 * ta[k] + 0.75 * tb[k], atol=2e-3, rtol=2e-3)
+    meta, first = json.loads(out.with_suffix(".json").read_text()), json.loads(a.with_suffix(".json").read_text())
+    assert meta["lineage"][:-1] == first["lineage"] and meta["native_size"] == first["native_size"]
+    stage = meta["lineage"][-1]
+    assert stage["preset"] == "blend" and stage["steps"] == 0 and stage["init_from"] == _sha(a)
+    assert stage["blend"] == {"with": _sha(b), "weight": 0.25}
+    assert "0.25 of stage 1's weights, 0.75 of" in _stage_rows(meta["lineage"])[-1]
+
+
+def test_blend_refuses_a_bad_weight_another_generator_and_an_output_over_an_input(tiny_run, tmp_path, capsys):
+    a, other, out = tmp_path / "a.safetensors", tmp_path / "o.safetensors", tmp_path / "x.safetensors"
+    assert main(["export", str(tiny_run), "--out", str(a)]) == 0
+    _other_release(tiny_run, other, num_blocks=1)
+    capsys.readouterr()
+    for args, words in [(["--weight", "1.5", "--out", str(out)], "--weight must lie in [0, 1]"),
+                        (["--weight", "0.5", "--out", str(a)], "would replace an input")]:
+        assert main(["blend", str(a), str(a), *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1
+    assert main(["blend", str(a), str(other), "--weight", "0.5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "hold different generators" in err and len(err.splitlines()) == 1
+    assert not out.exists() and not out.with_suffix(".json").exists()

@@ -2,7 +2,9 @@
 
 Each stage is ``{init_from, steps, preset, data, date}``: the sha256 of the release weights the stage
 started from (None for random initialisation), the steps it trained, its preset name, its data
-(dataset, the root folder's base name, the sources), and the UTC time it started. A run started
+(dataset, the root folder's base name, the sources), and the UTC time it started. A blend
+(:func:`irodori.release.blend_releases`) is a stage of 0 steps that also names the weights blended in and
+their share (``blend: {with, weight}``). A run started
 with ``--init-from`` copies the source release's lineage and appends its own stage; the lineage
 lives in the training checkpoints (so resuming keeps it) and in every release's metadata.
 """
@@ -65,3 +67,11 @@ def with_steps(lineage: list[dict], steps: int) -> list[dict]:
     if out:
         out[-1]["steps"] = int(steps)
     return out
+
+
+def blend_stage(cfg: Config, first: str | Path, second: str | Path, weight: float) -> dict:
+    """The stage a blend appends to ``first``'s lineage: no training, ``weight`` of ``first`` (its sha256 in
+    ``init_from``) and the rest of ``second`` (``blend.with``)."""
+    stage = new_stage(cfg, first)
+    stage.update(preset="blend", data={}, blend={"with": file_sha256(second), "weight": float(weight)})
+    return stage

@@ -14,7 +14,7 @@ from irodori.errors import IrodoriError
 from irodori.models import FROZEN_VGG_PREFIX, build_generator
 from irodori import checkpoint as ckpt
 from irodori.atomic import atomic_write_bytes, atomic_write_text
-from irodori.lineage import new_stage, with_steps
+from irodori.lineage import blend_stage, new_stage, with_steps
 
 
 def config_path_for(weights: Path) -> Path:
@@ -175,3 +175,26 @@ def load_release(path: str | Path, device: str | torch.device = "cpu") -> tuple[
         G.hint_encoder.vgg.load_pretrained(None)
     meta = load_generator_weights(G, path, cfg)
     return cfg, G.to(device).eval().requires_grad_(False), meta
+
+
+def blend_releases(first: str | Path, second: str | Path, weight: float, out: str | Path) -> Path:
+    """Write ``weight * first + (1 - weight) * second``, tensor by tensor, as a float16 release (a weight-space
+    ensemble, WiSE-FT's "robust fine-tuning": a stage blended with the model it started from often keeps its
+    gains where it improved and the start's where it lost ground). Both must be releases of the same generator;
+    the result has ``first``'s config, native size and lineage, with a ``blend`` stage appended."""
+    if not 0.0 <= weight <= 1.0:
+        raise IrodoriError(f"the blend weight must lie in [0, 1], got {weight}")
+    for path in (first, second):
+        if not Path(path).is_file():
+            raise IrodoriError(f"{path} does not exist: give a release's .safetensors (`irodori export`)")
+    cfg, G1, meta = load_release(first)
+    cfg2, G2, _ = load_release(second)
+    if cfg.to_dict()["generator"] != cfg2.to_dict()["generator"]:
+        raise IrodoriError(f"{first} and {second} hold different generators: only one architecture blends")
+    b = G2.state_dict()
+    mixed = {k: weight * v.float() + (1 - weight) * b[k].float() if v.is_floating_point() else v
+             for k, v in G1.state_dict().items()}
+    lineage = list(meta.get("lineage") or []) + [blend_stage(cfg, first, second, weight)]
+    keep = {k: meta[k] for k in ("step", "source", "irodori") if k in meta}
+    return save_release(mixed, cfg, out, fp16=True, lineage=lineage,
+                        native_size=int(meta.get("native_size") or cfg.data.size), **keep)

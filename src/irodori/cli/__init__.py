@@ -11,12 +11,12 @@ from irodori.threads import configure_openmp
 
 def _commands() -> dict:
     # Imported here so `irodori --help` stays fast and each subcommand imports only what it needs.
-    from irodori.cli import (bench, colorize, convert_weights, evaluate, export, export_onnx, export_web, info, prepare,
-                             promote, serve, table1, train, train_group)
+    from irodori.cli import (bench, blend, colorize, convert_weights, evaluate, export, export_onnx, export_web, info,
+                             prepare, promote, serve, table1, train, train_group)
     return {"colorize": colorize, "info": info, "prepare": prepare, "train": train,
             "train-group": train_group, "export": export, "export-onnx": export_onnx, "export-web": export_web,
             "evaluate": evaluate, "bench": bench, "serve": serve, "convert-weights": convert_weights,
-            "table1": table1, "promote": promote}
+            "table1": table1, "promote": promote, "blend": blend}
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:

@@ -35,9 +35,9 @@ def add_parser(sub) -> None:
 RUN_FOLDERS = ("checkpoints", "tb")
 
 
-def check_out(run_dir: str, out: str) -> Path:
-    """``--out`` checked before anything is loaded or written: a ``.safetensors`` name that can be written, not
-    inside the run's own folders, whose ``.json`` is new or an earlier release's config."""
+def release_out(out: str) -> Path:
+    """A release's ``--out`` checked before anything is loaded or written: a ``.safetensors`` name that can be
+    written, whose ``.json`` is new or an earlier release's config."""
     from irodori.release import config_path_for
     from irodori.userfiles import output_problem, shown
 
@@ -50,13 +50,23 @@ def check_out(run_dir: str, out: str) -> Path:
         problem = output_problem(target)
         if problem:
             raise InputError(f"cannot write {shown(target)}: {problem}")
+    _check_old_config(config_path_for(path))
+    return path
+
+
+def check_out(run_dir: str, out: str) -> Path:
+    """:func:`release_out`, and not inside the run's own folders."""
+    from irodori.release import config_path_for
+    from irodori.userfiles import shown
+
+    path = release_out(out)
+    for target in (path, config_path_for(path)):
         real = os.path.realpath(target)
         for folder in RUN_FOLDERS:
             inside = os.path.realpath(Path(run_dir) / folder) + os.sep
             if real.startswith(inside):
                 raise InputError(f"refusing to write {shown(target)}: it lies in the run's own {folder}/ folder; "
                                  "choose another --out")
-    _check_old_config(config_path_for(path))
     return path
 
 

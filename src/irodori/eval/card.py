@@ -20,6 +20,12 @@ it) the network paints with no hints, beside the ground truth's."""
 def _stage_rows(lineage: list[dict]) -> list[str]:
     rows = ["| stage | preset | steps | data | sources | started from (sha256) | date |", "|---|---|---|---|---|---|---|"]
     for i, s in enumerate(lineage, 1):
+        if s.get("blend"):
+            share = s["blend"].get("weight", 0)
+            rows.append(f"| {i} | blend | 0 | {share:g} of stage {i - 1}'s weights, {1 - share:g} of "
+                        f"{str(s['blend'].get('with'))[:12]}'s | | {(s.get('init_from') or '')[:12]} | "
+                        f"{s.get('date', '')[:10]} |")
+            continue
         data = s.get("data") or {}
         sources = ", ".join(f"{k} {v:g}" for k, v in (data.get("sources") or {}).items()) or "by count"
         start = (s.get("init_from") or "random init")[:12]
