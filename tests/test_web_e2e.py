@@ -285,7 +285,8 @@ def test_layers_flatting_layered_files_and_hint_files(browser, server_url, drawi
         hints_file = tmp_path / "shapes.hints.json"
         hints_file.write_bytes(text)
         page.set_input_files("#hints-input", str(hints_file))
-        page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Loaded')")
+        # What the load did stays in the status bar in front of the preview it starts.
+        page.wait_for_function("() => /^Loaded .*Colorized/.test(document.querySelector('#status').textContent)")
         assert np.array_equal(p.canvas_png("#hint-canvas"), painted), "loading the JSON gives the same hints back"
         page.set_input_files("#hints-input", files=[{"name": "bad.json", "mimeType": "application/json",
                                                      "buffer": json.dumps([{"x": 1, "y": 2}]).encode()}])

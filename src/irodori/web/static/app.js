@@ -16,8 +16,8 @@
 import { HintError, drawHints, hintJsonText, hintPixelsFromImage, hintSquares, hintStats, parseHintJson,
   MAX_HINTS } from './hints.js';
 import { radioGroup } from './radios.js';
-import { claims, clamp, el, hideError, layer, megabytes, palette, saveBlob, setBusy, setStatus, showError, state,
-  store, stored, zoom } from './page.js';
+import { announce, claims, clamp, el, hideError, layer, megabytes, palette, saveBlob, setBusy, setStatus, showError,
+  state, store, stored, zoom } from './page.js';
 import { cancelStroke, endStroke, hintsChanged, moveStroke, pickColor, setColor, setSize, setTool, startStroke,
   toImage } from './painting.js';
 import { renderResolutions, retry, setFailed, setResult } from './colorizing.js';
@@ -116,7 +116,7 @@ async function loadHintFile(file) {
   layer.replace(pixels);
   const { pixels: n, colors } = hintStats(pixels);
   if (colors.length) palette.remember(...colors);
-  setStatus(`Loaded ${n.toLocaleString()} hinted pixels from ${file.name}; Undo brings the previous hints back.`);
+  announce(`Loaded ${n.toLocaleString()} hinted pixels from ${file.name}; Undo brings the previous hints back.`);
 }
 
 // ---------------------------------------------------------------------------

@@ -56,8 +56,10 @@ async function colorize({ layers = false } = {}) {
   const revision = state.revision;
   const resolution = workingSize();
   layers ||= state.layer !== 'image';
+  const note = state.note ? `${state.note} ` : '';
+  state.note = '';
   setBusy(true);
-  setStatus(`Colorizing ${state.width}×${state.height} at ${resolution} px…`);
+  setStatus(`${note}Colorizing ${state.width}×${state.height} at ${resolution} px…`);
   try {
     const hints = await layer.toBlob();
     if (controller.signal.aborted) return;
@@ -70,7 +72,7 @@ async function colorize({ layers = false } = {}) {
     state.retries = 0;
     setFailed(false);
     if (state.serverDown || !state.model) loadServerInfo();
-    reportClaims(answer);
+    reportClaims(answer, note);
   } catch (err) {
     if (err.name === 'AbortError' || controller !== state.request) return;
     if (err instanceof ServerError && err.status === 503) {
@@ -91,14 +93,14 @@ async function colorize({ layers = false } = {}) {
 }
 
 // The status bar and the hint counter say how many hints claimed nothing (they are ringed on the hints).
-function reportClaims(answer) {
+function reportClaims(answer, note = '') {
   const { count, unclaimed } = answer.claims;
   const px = layer.count();
   el.hintCount.textContent = px ? `${px.toLocaleString()} px hinted · ${count} hint${count === 1 ? '' : 's'}`
     + (unclaimed ? ` · ${unclaimed} claimed nothing` : '') : 'no hints yet: paint inside a region';
   el.hintCount.classList.toggle('warn', unclaimed > 0);
   const why = unclaimed ? ` ${unclaimed} of ${count} hints claimed no region (ringed in red): point at one to see why.` : '';
-  setStatus(`Colorized ${state.width}×${state.height} at ${answer.resolution} px in ${answer.seconds.toFixed(2)} s.${why}`);
+  setStatus(`${note}Colorized ${state.width}×${state.height} at ${answer.resolution} px in ${answer.seconds.toFixed(2)} s.${why}`);
 }
 
 // The layer files of what is shown now: fetched once per revision, when a layer is shown or downloaded.

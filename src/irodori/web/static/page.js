@@ -55,6 +55,7 @@ export const state = {
   result: null,       // the answer (Blobs) + {urls, pixels, revision, resolution}
   request: null, timer: 0, retryTimer: 0, retries: 0, failed: false,
   limits: null, model: null, serverDown: false,
+  note: '',           // what the last action did (a loaded hint file): kept in the status while its preview runs
 };
 
 export const zoom = new StageZoom(
@@ -79,6 +80,12 @@ export const store = (key, value) => { try { localStorage.setItem(key, value); }
 export const stored = (key) => { try { return localStorage.getItem(key); } catch { return null; } };
 
 export function setStatus(text) { el.status.textContent = text; }
+
+// Say what an action did and keep saying it in front of the preview's own status, which follows at once.
+export function announce(text) {
+  state.note = text;
+  setStatus(text);
+}
 
 export function showError(text, retry = false) {
   el.errorText.textContent = text;
